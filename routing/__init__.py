@@ -1,0 +1,6 @@
+"""Indgang's routing engine: pure Python, no web or database imports.
+
+The package takes facts about a request and snapshots of the authority registry and
+the rule set valid on the filing date, and returns a ``RoutingDecision`` with a
+plain-language explanation. It imports nothing from ``portal``, Flask or SQLAlchemy.
+"""
