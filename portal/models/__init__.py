@@ -6,7 +6,7 @@ keep each area small.
 
 from portal.models.audit import AuditEntry, AuditOutcome
 from portal.models.base import Base
-from portal.models.cases import Case, CaseEvent, CaseStatus, Handover, Message
+from portal.models.cases import Case, CaseEvent, CaseStatus, EventKind, Handover, Message
 from portal.models.outbox import OutboxMessage, OutboxStatus
 from portal.models.plans import Action, ActionStatus, Goal, Plan, PlanChange, PlanParticipant
 from portal.models.registry import Authority, AuthorityKind, RegionMembership
@@ -26,6 +26,7 @@ __all__ = [
     "Case",
     "CaseEvent",
     "CaseStatus",
+    "EventKind",
     "Goal",
     "Handover",
     "Message",

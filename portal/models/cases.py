@@ -22,6 +22,27 @@ class CaseStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
+class EventKind(enum.StrEnum):
+    """What a case event records. Figures (time to acceptance, handover time, time
+    lost between authorities, deadlines met) are computed from these and handovers."""
+
+    OPENED = "opened"  # routed to an authority: data {authority_id, rule_id, rule_set_version}
+    ACCEPTED = "accepted"  # the authority takes the case
+    REJECTED = "rejected"  # with reason and the authority it belongs to instead
+    HANDOVER_SENT = "handover_sent"  # data {handover_id, from, to}
+    HANDOVER_ACCEPTED = "handover_accepted"
+    STATUS_CHANGED = "status_changed"  # data {from, to}
+    ASSIGNED = "assigned"  # data {assignee_id}
+    DEADLINE_SET = "deadline_set"  # data {target_due, limit_due}
+    DEADLINE_SUSPENDED = "deadline_suspended"  # data {days, reason}
+    DEADLINE_EXTENDED = "deadline_extended"  # data {days, reason, target_due, limit_due}
+    DEADLINE_WARNING = "deadline_warning"
+    DEADLINE_BREACHED = "deadline_breached"
+    MESSAGE = "message"  # data {message_id, to_citizen}
+    DECIDED = "decided"  # data {outcome, instant: bool}
+    CLOSED = "closed"
+
+
 class Case(Base):
     """One authority's part of a request. A request gets one case per assignment.
 
