@@ -44,11 +44,12 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from portal import db, errors, redis_conn, security
+    from portal import auth, db, errors, redis_conn, security
     from portal.extensions import babel, csrf, htmx, select_locale
 
     db.init_app(app)
     redis_conn.init_app(app)
+    auth.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(Path(__file__).parent / "translations"))
     csrf.init_app(app)
     htmx.init_app(app)
@@ -70,3 +71,8 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (main_bp, health_bp):
         app.register_blueprint(bp)
+
+    from portal import auth
+
+    # Last: it adds a citizen overview only if no other blueprint has one.
+    auth.register_blueprints(app)

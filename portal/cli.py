@@ -35,7 +35,10 @@ def main() -> None:
 
 def register(app: Flask) -> None:
     """Attach the commands to ``app`` (so ``flask --app portal`` has them too)."""
-    for command in (db_group, authorities_group, demo_group, worker, relay_command, dev):
+    from portal.idp.cli import idp_command
+
+    for command in (db_group, authorities_group, demo_group, worker, relay_command, dev,
+                    idp_command):
         app.cli.add_command(command)
 
 

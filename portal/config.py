@@ -54,6 +54,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000"),
         # OIDC providers as JSON: [{"name": ..., "issuer": ..., "client_id": ...}, ...]
         "OIDC_PROVIDERS": json.loads(providers) if providers else None,
+        # The development identity provider, used when OIDC_PROVIDERS is unset
+        # outside production (``indgang idp``).
+        "IDP_URL": env.get("IDP_URL") or None,
         "OIDC_MIN_LOA": env.get(
             "OIDC_MIN_LOA", "https://data.gov.dk/concept/core/nsis/loa/Substantial"
         ),

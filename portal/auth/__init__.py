@@ -1,8 +1,9 @@
 """Who is logged in, and what they may do.
 
-The session holds only the user's id; ``current_user`` loads the user once per
-request. ``login_required`` and ``roles_required`` guard views; scoping of staff to
-their own authority happens in the services, not here.
+The session (server-side, in Redis: see ``sessions.py``) holds the user's id;
+``current_user`` loads the user once per request. ``login_required`` and
+``roles_required`` guard views; scoping of staff to their own authority happens in
+the services, not here. Login itself is OpenID Connect (``views.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from flask import abort, g, redirect, request, session, url_for
+from flask import Flask, abort, flash, g, redirect, request, session, url_for
+from flask_babel import gettext as _
 from werkzeug.local import LocalProxy
 
 from portal.db import get_session
@@ -55,11 +57,81 @@ def roles_required(*roles: Role) -> Callable[[Callable], Callable]:
     return decorate
 
 
-def start_session(user: User) -> None:
-    """Log ``user`` in: a fresh session (no fixation), holding only the user's id."""
+def start_session(user: User, **extra) -> None:
+    """Log ``user`` in: a new session id (no fixation), the user's id and ``extra``.
+
+    ``extra`` holds what logout needs later (provider name, ID token for the
+    ``id_token_hint``, the provider's session id).
+    """
+    from portal.auth.sessions import now
+
     locale = session.get("locale")
     session.clear()
+    if hasattr(session, "rotate"):
+        session.rotate()
     session["user_id"] = user.id
+    session["_created"] = session["_seen"] = now()
+    session.update({k: v for k, v in extra.items() if v is not None})
     if locale:
         session["locale"] = locale
     g.current_user = user
+
+
+def end_session() -> None:
+    """End the current session: its data is deleted from Redis, the cookie dropped."""
+    from flask import current_app
+
+    from portal.auth.sessions import _unindex
+
+    if session.get("user_id"):
+        _unindex(current_app, session["user_id"], getattr(session, "sid", ""))
+    locale = session.get("locale")
+    session.clear()
+    if hasattr(session, "rotate"):
+        session.rotate()
+    if locale:
+        session["locale"] = locale
+    g.current_user = None
+
+
+def _enforce_timeouts() -> None:
+    """End a session idle for too long, or older than the absolute limit."""
+    from flask import current_app
+
+    from portal.auth.sessions import _seconds, now
+
+    if not session.get("user_id"):
+        return
+    t = now()
+    idle = _seconds(current_app.config["SESSION_IDLE_TIMEOUT"])
+    absolute = _seconds(current_app.config["PERMANENT_SESSION_LIFETIME"])
+    if t - session.get("_seen", 0) > idle or t - session.get("_created", 0) > absolute:
+        end_session()
+        flash(_("Your session has ended because of inactivity or age. Please log in again."),
+              "info")
+        return
+    session["_seen"] = t
+
+
+def init_app(app: Flask) -> None:
+    """Server-side sessions, timeouts and the configured OpenID providers."""
+    from portal.auth import providers, sessions
+
+    sessions.init_app(app)
+    providers.init_app(app)
+    app.before_request(_enforce_timeouts)
+
+    @app.context_processor
+    def _endpoints():
+        return {"has_endpoint": lambda endpoint: endpoint in app.view_functions}
+
+
+def register_blueprints(app: Flask) -> None:
+    """The login views, their rate limits, and a citizen overview if none exists yet."""
+    from portal.auth import limits
+    from portal.auth.views import bp, overview_bp
+
+    app.register_blueprint(bp)
+    if "citizen" not in app.blueprints:
+        app.register_blueprint(overview_bp)
+    limits.init_app(app)

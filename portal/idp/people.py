@@ -12,6 +12,7 @@ import yaml
 
 DEFAULT_PEOPLE_FILE = Path(__file__).resolve().parent.parent / "data" / "demo_people.yaml"
 
+ROLES = ("citizen", "caseworker", "team_lead", "coordinator", "administrator")
 LOA_PREFIX = "https://data.gov.dk/concept/core/nsis/loa/"
 
 
@@ -40,31 +41,31 @@ class DemoPerson:
 
 
 def load_demo_people(path: str | Path | None = None) -> list[DemoPerson]:
-    """Read the demo people file; citizens first, then staff.
+    """Read the demo people file, in file order.
 
     Raises ``ValueError`` when an entry lacks id, sub or name, or when an id or sub
     repeats.
     """
     data = yaml.safe_load(Path(path or DEFAULT_PEOPLE_FILE).read_text(encoding="utf-8"))
     people: list[DemoPerson] = []
-    for kind, key in (("citizen", "citizens"), ("staff", "staff")):
-        for entry in data.get(key) or []:
-            entry = dict(entry)
-            for required in ("id", "sub", "name"):
-                if not entry.get(required):
-                    raise ValueError(f"demo person without {required}: {entry!r}")
-            roles = tuple(entry.pop("roles", None) or ())
-            known = {f for f in DemoPerson.__dataclass_fields__ if f not in ("kind", "roles")}
-            extra = {k: entry.pop(k) for k in list(entry) if k not in known}
-            people.append(
-                DemoPerson(
-                    kind=kind,
-                    roles=roles,
-                    **{k: (str(v) if v is not None else None) for k, v in entry.items()
-                       if k != "extra_claims"},
-                    extra_claims=extra,
-                )
+    known = {f for f in DemoPerson.__dataclass_fields__ if f not in ("kind", "roles")}
+    for entry in data.get("people") or []:
+        entry = dict(entry)
+        for required in ("id", "sub", "name", "role"):
+            if not entry.get(required):
+                raise ValueError(f"demo person without {required}: {entry!r}")
+        role = entry.pop("role")
+        if role not in ROLES:
+            raise ValueError(f"demo person {entry['id']}: unknown role {role!r}")
+        extra = {k: entry.pop(k) for k in list(entry) if k not in known}
+        people.append(
+            DemoPerson(
+                kind="citizen" if role == "citizen" else "staff",
+                roles=() if role == "citizen" else (role,),
+                extra_claims=extra,
+                **{k: (str(v) if v is not None else None) for k, v in entry.items()},
             )
+        )
     ids = [p.id for p in people]
     subs = [p.sub for p in people]
     if len(set(ids)) != len(ids) or len(set(subs)) != len(subs):

@@ -1,0 +1,48 @@
+"""Rate limits for login and logout, counted in the app's Redis.
+
+One ``Limiter`` per app (Flask-Limiter keeps its storage on the instance), applied
+to the auth views after they are registered.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+LIMITED_VIEWS = {
+    "auth.login": "AUTH_LOGIN_RATE_LIMIT",
+    "auth.callback": "AUTH_LOGIN_RATE_LIMIT",
+    "auth.logout": "AUTH_LOGOUT_RATE_LIMIT",
+    "auth.backchannel_logout": "AUTH_BACKCHANNEL_RATE_LIMIT",
+}
+
+
+def _storage_uri(app: Flask) -> str:
+    from portal.redis_conn import redis_url
+
+    url = redis_url(app)
+    if url.startswith("unix://"):
+        return "redis+unix://" + url.removeprefix("unix://")
+    return url
+
+
+def init_app(app: Flask) -> None:
+    """Limit the auth views; call after the auth blueprint is registered."""
+    app.config.setdefault("AUTH_LOGIN_RATE_LIMIT", "20 per minute")
+    app.config.setdefault("AUTH_LOGOUT_RATE_LIMIT", "20 per minute")
+    app.config.setdefault("AUTH_BACKCHANNEL_RATE_LIMIT", "120 per minute")
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "indgang-limits")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    if app.config.get("RATELIMIT_ENABLED", True):
+        app.config.setdefault("RATELIMIT_STORAGE_URI", _storage_uri(app))
+    else:
+        app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
+    limiter.init_app(app)
+    for endpoint, setting in LIMITED_VIEWS.items():
+        def limit(setting=setting) -> str:
+            return current_app.config[setting]
+
+        app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])
+    app.extensions["auth_limiter"] = limiter

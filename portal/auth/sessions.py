@@ -1,0 +1,144 @@
+"""Server-side sessions in Redis.
+
+The cookie holds only a random session id; the data lives in Redis under
+``SESSION_KEY_PREFIX + id``. Logging out deletes the key, so a replayed cookie finds
+nothing. Each logged-in user has an index of their session ids, so a back-channel
+logout from the identity provider can end every session of that person.
+
+Timeouts (30 minutes idle, 12 hours absolute by default) are checked against the
+timestamps stored in the session with the app's clock (``config["CLOCK"]``, a
+callable returning epoch seconds), so tests can freeze and move time.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import timedelta
+
+from flask import Flask, current_app
+from flask.sessions import SessionInterface, SessionMixin
+from flask.sessions import session_json_serializer as serializer
+from werkzeug.datastructures import CallbackDict
+
+SID_BYTES = 32
+USER_INDEX = "user-sessions:"
+
+
+def now(app: Flask | None = None) -> float:
+    """The app's clock (injectable for tests)."""
+    clock = (app or current_app).config.get("CLOCK") or time.time
+    return float(clock())
+
+
+def _seconds(value) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class ServerSession(CallbackDict, SessionMixin):
+    """A session dict that remembers its id and whether it must be stored."""
+
+    def __init__(self, initial=None, sid: str | None = None, new: bool = False):
+        def on_update(self):
+            self.modified = True
+
+        super().__init__(initial, on_update)
+        self.sid = sid or secrets.token_urlsafe(SID_BYTES)
+        self.new = new
+        self.modified = False
+        self.old_sids: list[str] = []
+
+    def rotate(self) -> None:
+        """Give the session a new id; the old one is deleted when the response is saved."""
+        self.old_sids.append(self.sid)
+        self.sid = secrets.token_urlsafe(SID_BYTES)
+        self.modified = True
+
+
+class RedisSessionInterface(SessionInterface):
+    """Flask session interface storing session data in the app's Redis."""
+
+    def _redis(self, app):
+        from portal.redis_conn import get_redis
+
+        return get_redis(app)
+
+    def _key(self, app, sid: str) -> str:
+        return app.config["SESSION_KEY_PREFIX"] + sid
+
+    def open_session(self, app, request):
+        sid = request.cookies.get(self.get_cookie_name(app))
+        if sid and 20 <= len(sid) <= 100:
+            raw = self._redis(app).get(self._key(app, sid))
+            if raw is not None:
+                try:
+                    return ServerSession(serializer.loads(raw.decode("utf-8")), sid=sid)
+                except ValueError:
+                    pass
+        return ServerSession(new=True)
+
+    def save_session(self, app, session: ServerSession, response):
+        name = self.get_cookie_name(app)
+        domain = self.get_cookie_domain(app)
+        path = self.get_cookie_path(app)
+        r = self._redis(app)
+        for old in session.old_sids:
+            r.delete(self._key(app, old))
+            _unindex(app, session.get("user_id"), old)
+        if not session:
+            # Empty: nothing worth keeping. Forget it and the cookie, if there was one.
+            if not session.new:
+                r.delete(self._key(app, session.sid))
+            if not session.new or session.old_sids:
+                response.delete_cookie(name, domain=domain, path=path,
+                                       secure=self.get_cookie_secure(app),
+                                       httponly=True, samesite=self.get_cookie_samesite(app))
+            return
+        response.vary.add("Cookie")
+        lifetime = _seconds(app.config["PERMANENT_SESSION_LIFETIME"])
+        r.set(self._key(app, session.sid), serializer.dumps(dict(session)), ex=int(lifetime))
+        if session.get("user_id"):
+            key = USER_INDEX_KEY(app, session["user_id"])
+            r.sadd(key, session.sid)
+            r.expire(key, int(lifetime))
+        if session.new or session.old_sids or session.modified:
+            response.set_cookie(
+                name, session.sid, domain=domain, path=path,
+                httponly=True,  # always: no script reads the session id
+                secure=self.get_cookie_secure(app),
+                samesite=self.get_cookie_samesite(app),
+            )
+
+    def should_set_cookie(self, app, session):
+        return True
+
+
+def USER_INDEX_KEY(app: Flask, user_id) -> str:  # noqa: N802 - reads like a constant
+    return f"{app.config['SESSION_KEY_PREFIX']}{USER_INDEX}{user_id}"
+
+
+def _unindex(app: Flask, user_id, sid: str) -> None:
+    if user_id:
+        from portal.redis_conn import get_redis
+
+        get_redis(app).srem(USER_INDEX_KEY(app, user_id), sid)
+
+
+def end_all_sessions(app: Flask, user_id: int) -> int:
+    """Delete every stored session of one user; returns how many there were."""
+    from portal.redis_conn import get_redis
+
+    r = get_redis(app)
+    key = USER_INDEX_KEY(app, user_id)
+    sids = [s.decode() if isinstance(s, bytes) else s for s in r.smembers(key)]
+    if sids:
+        r.delete(*(app.config["SESSION_KEY_PREFIX"] + s for s in sids))
+    r.delete(key)
+    return len(sids)
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("SESSION_KEY_PREFIX", "indgang:session:")
+    app.config.setdefault("SESSION_IDLE_TIMEOUT", timedelta(minutes=30))
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
+    app.session_interface = RedisSessionInterface()
