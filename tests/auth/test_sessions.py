@@ -1,0 +1,149 @@
+"""Server-side sessions: cookie flags, id rotation, logout, replay, timeouts, refusals."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import requests
+
+from portal.models import AuditOutcome
+
+COOKIE = "indgang_session"
+
+
+def _set_cookie_headers(response) -> list[str]:
+    headers = []
+    for r in [*response.history, response]:
+        headers += [v for k, v in r.raw.headers.items() if k.lower() == "set-cookie"]
+    return headers
+
+
+def test_session_cookie_flags_and_rotation_at_login(stack):
+    browser = requests.Session()
+    # Before login the visitor already has a session (the pending login lives in it).
+    start = browser.get(f"{stack.portal.url}/auth/login/dev", allow_redirects=False, timeout=10)
+    before = browser.cookies.get(COOKIE)
+    assert before
+    page_cookie = next(h for h in _set_cookie_headers(start) if h.startswith(COOKIE + "="))
+    attrs = [a.strip().lower() for a in page_cookie.split(";")]
+    assert "httponly" in attrs
+    assert "samesite=lax" in attrs
+    assert not any(a.startswith("domain=") for a in attrs)
+    assert "secure" not in attrs  # local test server over http
+
+    browser, answer = stack.login("karen-odense", browser=browser)
+    after = browser.cookies.get(COOKIE)
+    assert urlparse(answer.url).path == "/mine"
+    assert after and after != before
+    # The pre-login id is dead: presenting it again gets no session.
+    replay = requests.get(f"{stack.portal.url}/mine", cookies={COOKIE: before}, timeout=10)
+    assert urlparse(replay.url).path == "/login"
+
+
+def test_cookie_is_secure_outside_development(stack_factory):
+    from portal.config import load_config
+
+    production = load_config({"INDGANG_ENV": "production", "SECRET_KEY": "x" * 32,
+                              "DATABASE_URL": "postgresql://db/x", "REDIS_URL": "redis://r"})
+    assert production["SESSION_COOKIE_SECURE"] is True
+    stack = stack_factory(portal_overrides={"SESSION_COOKIE_SECURE": True})
+    r = requests.get(f"{stack.portal.url}/auth/login/dev", allow_redirects=False, timeout=10)
+    cookie = next(h for h in _set_cookie_headers(r) if h.startswith(COOKIE + "="))
+    assert "secure" in [a.strip().lower() for a in cookie.split(";")]
+
+
+def test_session_data_lives_in_redis_not_in_the_cookie(stack):
+    import redis
+
+    browser, _ = stack.login("karen-odense")
+    sid = browser.cookies.get(COOKIE)
+    assert "." not in sid and len(sid) >= 40  # an opaque id, not a signed payload
+    r = redis.Redis.from_url(stack.portal_app.config["REDIS_URL"])
+    assert r.exists(stack.portal_app.config["SESSION_KEY_PREFIX"] + sid)
+
+
+def test_logout_ends_local_session_then_goes_to_the_provider(stack):
+    from tests.support.oidc import csrf_from
+
+    browser, _ = stack.login("karen-odense")
+    old_cookie = browser.cookies.get(COOKIE)
+    page = browser.get(f"{stack.portal.url}/mine", timeout=10)
+    r = browser.post(f"{stack.portal.url}/auth/logout",
+                     data={"csrf_token": csrf_from(page.text)}, allow_redirects=False, timeout=10)
+    assert r.status_code == 303
+    location = r.headers["Location"]
+    assert location.startswith(stack.idp.url + "/logout?")
+    query = parse_qs(urlparse(location).query)
+    assert query["post_logout_redirect_uri"] == [f"{stack.portal.url}/auth/logged-out"]
+    assert query["id_token_hint"][0].count(".") == 2
+    # The local session is already gone before the provider is even asked.
+    replay = requests.get(f"{stack.portal.url}/mine", cookies={COOKIE: old_cookie}, timeout=10)
+    assert urlparse(replay.url).path == "/login"
+    # The provider ends its session and sends the browser back to the portal.
+    done = browser.get(location, timeout=10)
+    assert done.url == f"{stack.portal.url}/auth/logged-out"
+    assert [row.details for row in stack.audit_rows("logout")][0] == {"how": "user"}
+
+
+def test_logout_without_csrf_token_is_refused(stack):
+    browser, _ = stack.login("karen-odense")
+    r = browser.post(f"{stack.portal.url}/auth/logout", allow_redirects=False, timeout=10)
+    assert r.status_code == 400
+    assert urlparse(browser.get(f"{stack.portal.url}/mine", timeout=10).url).path == "/mine"
+
+
+def test_idle_timeout_after_30_minutes(stack):
+    browser, _ = stack.login("karen-odense")
+    stack.clock.advance(29 * 60)
+    assert urlparse(browser.get(f"{stack.portal.url}/mine", timeout=10).url).path == "/mine"
+    stack.clock.advance(29 * 60)  # active 29 minutes ago: still fine
+    assert urlparse(browser.get(f"{stack.portal.url}/mine", timeout=10).url).path == "/mine"
+    stack.clock.advance(31 * 60)
+    r = browser.get(f"{stack.portal.url}/mine", timeout=10)
+    assert urlparse(r.url).path == "/login"
+
+
+def test_absolute_timeout_after_12_hours_of_activity(stack):
+    browser, _ = stack.login("karen-odense")
+    for _ in range(12 * 3 - 1):  # every 20 minutes for 11 h 40 min
+        stack.clock.advance(20 * 60)
+        assert urlparse(browser.get(f"{stack.portal.url}/mine", timeout=10).url).path == "/mine"
+    stack.clock.advance(21 * 60)  # 12 h 1 min after login
+    assert urlparse(browser.get(f"{stack.portal.url}/mine", timeout=10).url).path == "/login"
+
+
+@pytest.mark.parametrize(("person", "reason", "text"), [
+    ("jonas-low", "loa_too_low", "Substantial"),
+    ("sofie-no-municipality", "municipality_missing", "municipality"),
+    ("anton-christiansoe", "municipality_unknown", "98"),
+])
+def test_citizen_refused_with_a_clear_page(stack, person, reason, text):
+    browser, answer = stack.login(person)
+    assert answer.status_code == 403
+    assert f'data-reason="{reason}"' in answer.text
+    assert text in answer.text
+    assert "<title>Fejl: " in answer.text or "<title>Error: " in answer.text
+    assert urlparse(browser.get(f"{stack.portal.url}/mine", timeout=10).url).path == "/login"
+    row = stack.audit_rows("login_refused")[-1]
+    assert row.outcome is AuditOutcome.DENY and row.details["reason"] == reason
+
+
+def test_high_assurance_is_accepted(stack):
+    browser, answer = stack.login("fatima-koebenhavn")
+    assert urlparse(answer.url).path == "/mine"
+
+
+def test_staff_without_known_authority_is_refused(stack_factory):
+    stack = stack_factory(provider_overrides={"claims": {"authority": "name"}})
+    browser, answer = stack.login("caseworker-odense")
+    assert answer.status_code == 403
+    assert stack.audit_rows("login_refused")[-1].details["reason"] == "authority_unknown"
+
+
+def test_refusal_page_is_danish_by_default(stack):
+    browser = requests.Session()
+    browser.headers["Accept-Language"] = "da"
+    _, answer = stack.login("jonas-low", browser=browser)
+    assert '<html lang="da">' in answer.text
+    assert "Substantial" in answer.text
