@@ -103,6 +103,10 @@ def _enforce_timeouts() -> None:
     if not session.get("user_id"):
         return
     t = now()
+    if "_created" not in session:
+        # Sessions live server-side, so only our own code (start_session, or a test
+        # helper) can have written a user id: start its clocks now.
+        session["_created"] = session["_seen"] = t
     idle = _seconds(current_app.config["SESSION_IDLE_TIMEOUT"])
     absolute = _seconds(current_app.config["PERMANENT_SESSION_LIFETIME"])
     if t - session.get("_seen", 0) > idle or t - session.get("_created", 0) > absolute:

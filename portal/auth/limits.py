@@ -10,11 +10,12 @@ from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+# endpoint -> (setting, shared scope): starting a login and its callback share a budget.
 LIMITED_VIEWS = {
-    "auth.login": "AUTH_LOGIN_RATE_LIMIT",
-    "auth.callback": "AUTH_LOGIN_RATE_LIMIT",
-    "auth.logout": "AUTH_LOGOUT_RATE_LIMIT",
-    "auth.backchannel_logout": "AUTH_BACKCHANNEL_RATE_LIMIT",
+    "auth.login": ("AUTH_LOGIN_RATE_LIMIT", "auth-login"),
+    "auth.callback": ("AUTH_LOGIN_RATE_LIMIT", "auth-login"),
+    "auth.logout": ("AUTH_LOGOUT_RATE_LIMIT", "auth-logout"),
+    "auth.backchannel_logout": ("AUTH_BACKCHANNEL_RATE_LIMIT", "auth-backchannel"),
 }
 
 
@@ -29,7 +30,7 @@ def _storage_uri(app: Flask) -> str:
 
 def init_app(app: Flask) -> None:
     """Limit the auth views; call after the auth blueprint is registered."""
-    app.config.setdefault("AUTH_LOGIN_RATE_LIMIT", "20 per minute")
+    app.config.setdefault("AUTH_LOGIN_RATE_LIMIT", "30 per minute")
     app.config.setdefault("AUTH_LOGOUT_RATE_LIMIT", "20 per minute")
     app.config.setdefault("AUTH_BACKCHANNEL_RATE_LIMIT", "120 per minute")
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "indgang-limits")
@@ -40,9 +41,10 @@ def init_app(app: Flask) -> None:
         app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
     limiter.init_app(app)
-    for endpoint, setting in LIMITED_VIEWS.items():
+    for endpoint, (setting, scope) in LIMITED_VIEWS.items():
         def limit(setting=setting) -> str:
             return current_app.config[setting]
 
-        app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])
+        decorate = limiter.shared_limit(limit, scope=scope)
+        app.view_functions[endpoint] = decorate(app.view_functions[endpoint])
     app.extensions["auth_limiter"] = limiter

@@ -96,7 +96,11 @@ class RedisSessionInterface(SessionInterface):
             return
         response.vary.add("Cookie")
         lifetime = _seconds(app.config["PERMANENT_SESSION_LIFETIME"])
-        r.set(self._key(app, session.sid), serializer.dumps(dict(session)), ex=int(lifetime))
+        # Every request refreshes the key, so an idle session (anonymous ones too,
+        # which exist for their CSRF token) disappears from Redis after the idle limit.
+        idle = _seconds(app.config["SESSION_IDLE_TIMEOUT"])
+        r.set(self._key(app, session.sid), serializer.dumps(dict(session)),
+              ex=max(1, int(min(idle, lifetime))))
         if session.get("user_id"):
             key = USER_INDEX_KEY(app, session["user_id"])
             r.sadd(key, session.sid)
