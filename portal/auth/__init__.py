@@ -125,9 +125,29 @@ def init_app(app: Flask) -> None:
     providers.init_app(app)
     app.before_request(_enforce_timeouts)
 
+    origins = sorted({_origin(p.issuer) for p in app.extensions["oidc_providers"].values()})
+
+    @app.after_request
+    def _allow_logout_redirect(response):
+        # The logout form posts to us and is redirected to the provider's end-session
+        # endpoint; browsers check form-action along that redirect, so the providers'
+        # origins must be allowed there. (Runs after security's CSP is set.)
+        csp = response.headers.get("Content-Security-Policy")
+        if csp and origins and "form-action 'self'" in csp:
+            response.headers["Content-Security-Policy"] = csp.replace(
+                "form-action 'self'", "form-action 'self' " + " ".join(origins), 1)
+        return response
+
     @app.context_processor
     def _endpoints():
         return {"has_endpoint": lambda endpoint: endpoint in app.view_functions}
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlparse
+
+    parts = urlparse(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def register_blueprints(app: Flask) -> None:

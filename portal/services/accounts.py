@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Authority, AuthorityKind, AuditOutcome, Role, User
+from portal.models import AuditOutcome, Authority, AuthorityKind, Role, User
 from portal.models.base import utcnow
 from portal.services import audit
 

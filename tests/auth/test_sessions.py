@@ -147,3 +147,10 @@ def test_refusal_page_is_danish_by_default(stack):
     _, answer = stack.login("jonas-low", browser=browser)
     assert '<html lang="da">' in answer.text
     assert "Substantial" in answer.text
+
+
+def test_csp_lets_the_logout_form_reach_the_provider_only(stack):
+    r = requests.get(f"{stack.portal.url}/", timeout=10)
+    csp = r.headers["Content-Security-Policy"]
+    assert f"form-action 'self' {stack.idp.url};" in csp + ";"
+    assert "object-src 'none'" in csp

@@ -8,8 +8,8 @@ from urllib.parse import urlparse
 import pytest
 from sqlalchemy import select
 
-from portal.models import AuditOutcome, User
 from portal.idp.tokens import ID_TOKEN_FAULTS, LOGOUT_TOKEN_FAULTS
+from portal.models import AuditOutcome, User
 
 ID_TOKEN_REASONS = {
     "bad_signature": "bad_signature",
