@@ -100,7 +100,7 @@ def _enforce_timeouts() -> None:
 
     from portal.auth.sessions import _seconds, now
 
-    if not session.get("user_id"):
+    if request.endpoint == "static" or not session.get("user_id"):
         return
     t = now()
     if "_created" not in session:

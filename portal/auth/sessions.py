@@ -12,14 +12,18 @@ callable returning epoch seconds), so tests can freeze and move time.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from datetime import timedelta
 
+import redis
 from flask import Flask, current_app
 from flask.sessions import SessionInterface, SessionMixin
 from flask.sessions import session_json_serializer as serializer
 from werkzeug.datastructures import CallbackDict
+
+log = logging.getLogger(__name__)
 
 SID_BYTES = 32
 USER_INDEX = "user-sessions:"
@@ -69,7 +73,15 @@ class RedisSessionInterface(SessionInterface):
     def open_session(self, app, request):
         sid = request.cookies.get(self.get_cookie_name(app))
         if sid and 20 <= len(sid) <= 100:
-            raw = self._redis(app).get(self._key(app, sid))
+            try:
+                raw = self._redis(app).get(self._key(app, sid))
+            except redis.RedisError as exc:
+                # Without Redis nobody is logged in, but public pages and health
+                # checks still answer.
+                log.warning("session store unavailable: %s", exc.__class__.__name__)
+                session = ServerSession(new=True)
+                session.unavailable = True
+                return session
             if raw is not None:
                 try:
                     return ServerSession(serializer.loads(raw.decode("utf-8")), sid=sid)
@@ -78,6 +90,14 @@ class RedisSessionInterface(SessionInterface):
         return ServerSession(new=True)
 
     def save_session(self, app, session: ServerSession, response):
+        if getattr(session, "unavailable", False):
+            return
+        try:
+            self._save(app, session, response)
+        except redis.RedisError as exc:
+            log.warning("session not saved, store unavailable: %s", exc.__class__.__name__)
+
+    def _save(self, app, session: ServerSession, response):
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
@@ -99,8 +119,11 @@ class RedisSessionInterface(SessionInterface):
         # Every request refreshes the key, so an idle session (anonymous ones too,
         # which exist for their CSRF token) disappears from Redis after the idle limit.
         idle = _seconds(app.config["SESSION_IDLE_TIMEOUT"])
-        r.set(self._key(app, session.sid), serializer.dumps(dict(session)),
-              ex=max(1, int(min(idle, lifetime))))
+        ttl = max(1, int(min(idle, lifetime)))
+        if session.new or session.old_sids or session.modified:
+            r.set(self._key(app, session.sid), serializer.dumps(dict(session)), ex=ttl)
+        else:
+            r.expire(self._key(app, session.sid), ttl)
         if session.get("user_id"):
             key = USER_INDEX_KEY(app, session["user_id"])
             r.sadd(key, session.sid)

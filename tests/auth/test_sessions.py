@@ -154,3 +154,16 @@ def test_csp_lets_the_logout_form_reach_the_provider_only(stack):
     csp = r.headers["Content-Security-Policy"]
     assert f"form-action 'self' {stack.idp.url};" in csp + ";"
     assert "object-src 'none'" in csp
+
+
+def test_public_pages_answer_when_the_session_store_is_down(_shared_database_url, tmp_path):
+    from portal import create_app
+    from tests.conftest import make_config
+
+    app = create_app(make_config(_shared_database_url, "redis://127.0.0.1:1/0", tmp_path))
+    client = app.test_client()
+    client.set_cookie(COOKIE, "x" * 43)
+    r = client.get("/")
+    assert r.status_code == 200
+    assert client.get("/login").status_code == 200
+    app.extensions["db"].engine.dispose()
