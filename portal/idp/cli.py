@@ -16,21 +16,31 @@ from flask.cli import with_appcontext
 @with_appcontext
 def idp_command(host: str, port: int, issuer: str | None, portal_url: str | None) -> None:
     """Run the development identity provider (refuses to run in production)."""
-    from pathlib import Path
-
     from werkzeug.serving import run_simple
+
+    try:
+        app = build_idp_app(host, port, issuer, portal_url)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"development identity provider on http://{host}:{port} "
+               f"for {app.config['IDP_PORTAL_URL']}")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+def build_idp_app(host: str, port: int, issuer: str | None, portal_url: str | None):
+    """The provider for the portal of the current app context, state in its instance."""
+    from pathlib import Path
 
     from portal.idp import create_idp_app, default_clients
 
     portal_url = (portal_url or current_app.config.get("BASE_URL") or
                   "http://127.0.0.1:5000").rstrip("/")
     instance = Path(current_app.instance_path)
-    app = create_idp_app({
+    return create_idp_app({
+        "IDP_PORTAL_URL": portal_url,
         "INDGANG_ENV": current_app.config.get("INDGANG_ENV"),
         "IDP_ISSUER": issuer or f"http://{host}:{port}",
         "IDP_CLIENTS": default_clients(portal_url),
         "IDP_STORE_PATH": str(instance / "idp.sqlite3"),
         "IDP_KEY_PATH": str(instance / "idp_signing_key.json"),
     })
-    click.echo(f"development identity provider on http://{host}:{port} for {portal_url}")
-    run_simple(host, port, app, threaded=True, use_reloader=False)

@@ -105,27 +105,6 @@ def test_users_are_keyed_on_issuer_and_subject_not_email(stack_factory):
     assert len({u.subject for u in users}) == 1
 
 
-def test_citizens_and_staff_from_different_issuers(stack_factory):
-    citizens = stack_factory(provider_overrides={"name": "mitid", "kind": "citizen"},
-                             client_overrides={"provider": "mitid"},
-                             idp_overrides={"IDP_PEOPLE_KINDS": ["citizen"]})
-    citizens.provider = "mitid"
-    browser, answer = citizens.login("mads-aarhus")
-    assert urlparse(answer.url).path == "/mine"
-
-    staff = stack_factory(provider_overrides={"name": "workforce", "kind": "staff",
-                                              "role_map": {"caseworker": "team_lead"}},
-                          client_overrides={"provider": "workforce"},
-                          idp_overrides={"IDP_PEOPLE_KINDS": ["staff"]})
-    staff.provider = "workforce"
-    staff.login("caseworker-region-midt")
-    with staff.db() as s:
-        user = s.scalar(select(User).where(User.name == "Anne Thomsen"))
-        # The provider's own mapping decides the portal role.
-        assert user.role is Role.TEAM_LEAD
-        assert user.issuer == staff.idp.url
-
-
 def test_private_key_jwt_client_authentication(stack_factory):
     from joserfc.jwk import RSAKey
 
