@@ -116,3 +116,23 @@ def test_private_key_jwt_client_authentication(stack_factory):
     )
     browser, answer = stack.login("karen-odense")
     assert urlparse(answer.url).path == "/mine"
+
+
+def test_login_returns_to_the_page_asked_for_but_never_off_site(stack):
+    browser, answer = stack.login("mads-aarhus", next_path="/mine?tab=1")
+    assert answer.url == f"{stack.portal.url}/mine?tab=1"
+    browser, answer = stack.login("mads-aarhus", next_path="//evil.example/")
+    assert answer.url == f"{stack.portal.url}/mine"
+
+
+def test_anonymous_visit_to_overview_goes_through_login_and_back(stack):
+    browser = requests.Session()
+    r = browser.get(f"{stack.portal.url}/mine", timeout=10)
+    assert urlparse(r.url).path == "/login"
+    assert parse_qs(urlparse(r.url).query)["next"] == ["/mine"]
+    assert "/auth/login/dev?next=%2Fmine" in r.text or "/auth/login/dev?next=/mine" in r.text
+
+
+def test_staff_cannot_open_the_citizen_overview(stack):
+    browser, answer = stack.login("caseworker-odense")
+    assert browser.get(f"{stack.portal.url}/mine", timeout=10).status_code == 403
