@@ -99,7 +99,9 @@ class CheckReport:
         out += [f"Note: {n}" for n in self.notes]
         grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
         for g in self.gaps:
-            grouped[(g.service_type, g.reason)].append(f"{g.municipality_code} {g.municipality_name}")
+            grouped[(g.service_type, g.reason)].append(
+                f"{g.municipality_code} {g.municipality_name}"
+            )
         out.append(f"Gaps: {len(self.gaps)}")
         for (service, reason), munis in grouped.items():
             out.append(f"  - {service}: {reason} ({len(munis)} municipalities: {_abbrev(munis)})")
@@ -131,7 +133,9 @@ def _abbrev(items: list[str], limit: int = 8) -> str:
 def _signature(rule: Rule, municipality, snapshot) -> tuple:
     return tuple(
         (
-            target.id if not isinstance(target := resolve_target(a.to, municipality, snapshot), str) else a.to,
+            target.id
+            if not isinstance(target := resolve_target(a.to, municipality, snapshot), str)
+            else a.to,
             a.role,
             a.target_days,
             a.limit_days,
@@ -175,9 +179,7 @@ def check_rule_set(rule_set: RuleSet, registry: Registry, day: date) -> CheckRep
                 for target, message in errors:
                     invalid.setdefault((rule.id, target), [message, 0])[1] += 1
                 if blocked_by is not None:
-                    shadow_reason.setdefault(
-                        rule.id, f"rule {blocked_by.id} always matches first"
-                    )
+                    shadow_reason.setdefault(rule.id, f"rule {blocked_by.id} always matches first")
                     continue
                 if rule.condition is not None and is_constant_false(rule.condition):
                     shadow_reason.setdefault(rule.id, "its condition is always false")
@@ -201,13 +203,16 @@ def check_rule_set(rule_set: RuleSet, registry: Registry, day: date) -> CheckRep
                 by_priority[rule.priority].append(rule)
             for priority, group in by_priority.items():
                 for i, a in enumerate(group):
-                    for b in group[i + 1:]:
+                    for b in group[i + 1 :]:
                         sig_a = _signature(a, municipality, snapshot)
                         sig_b = _signature(b, municipality, snapshot)
                         if sig_a != sig_b:
                             conflicts.append(
                                 Conflict(
-                                    service, municipality.code, priority, (a.id, b.id),
+                                    service,
+                                    municipality.code,
+                                    priority,
+                                    (a.id, b.id),
                                     f"{_describe(sig_a)} vs {_describe(sig_b)}",
                                 )
                             )
@@ -230,10 +235,14 @@ def check_rule_set(rule_set: RuleSet, registry: Registry, day: date) -> CheckRep
         for (rule_id, target), (message, count) in invalid.items()
     )
     in_force = rule_set.valid_on(day)
-    notes = () if in_force else (
-        f"the rule set is not in force on {day.isoformat()} "
-        f"(valid from {rule_set.valid_from.isoformat()}"
-        + (f" to {rule_set.valid_to.isoformat()})" if rule_set.valid_to else ")"),
+    notes = (
+        ()
+        if in_force
+        else (
+            f"the rule set is not in force on {day.isoformat()} "
+            f"(valid from {rule_set.valid_from.isoformat()}"
+            + (f" to {rule_set.valid_to.isoformat()})" if rule_set.valid_to else ")"),
+        )
     )
     return CheckReport(
         rule_set_version=rule_set.version,
@@ -250,4 +259,6 @@ def check_rule_set(rule_set: RuleSet, registry: Registry, day: date) -> CheckRep
 
 
 def _describe(signature: tuple) -> str:
-    return " + ".join(f"{t} {role} {target}/{limit} {kind}" for t, role, target, limit, kind in signature)
+    return " + ".join(
+        f"{t} {role} {target}/{limit} {kind}" for t, role, target, limit, kind in signature
+    )

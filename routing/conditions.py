@@ -327,7 +327,11 @@ def _compile(node, named):
         left, right = _compile(node.left, named), _compile(node.right, named)
         return lambda a: op(left(a), right(a))
     if isinstance(node, InList):
-        operand, values, negated = _compile(node.operand, named), frozenset(node.values), node.negated
+        operand, values, negated = (
+            _compile(node.operand, named),
+            frozenset(node.values),
+            node.negated,
+        )
         if negated:
             return lambda a: operand(a) not in values
         return lambda a: operand(a) in values

@@ -92,8 +92,12 @@ class Explanation:
         en = locale == "en"
         lines = [self.citizen_text(locale), ""]
         lines.append("Matched rules:" if en else "Valgte regler:")
-        lines += [f"  - {n.rule_id} (priority {n.priority}): {n.why(locale)}" if en else
-                  f"  - {n.rule_id} (prioritet {n.priority}): {n.why(locale)}" for n in self.matched]
+        lines += [
+            f"  - {n.rule_id} (priority {n.priority}): {n.why(locale)}"
+            if en
+            else f"  - {n.rule_id} (prioritet {n.priority}): {n.why(locale)}"
+            for n in self.matched
+        ]
         if self.passed_over:
             lines.append("Passed over:" if en else "Fravalgte regler:")
             for n in self.passed_over:
@@ -153,16 +157,25 @@ class RoutingDecision:
             else f"Regelsæt {self.rule_set_version}, indgivet {self.filed_on.isoformat()}, "
             f"ydelse {self.facts.service_type}, kommune {self.facts.municipality_code}."
         )
-        kinds = {"working": ("arbejdsdage", "working days"), "calendar": ("kalenderdage", "calendar days")}
-        roles = {"decides": ("træffer afgørelse", "decides"), "contributes": ("bidrager", "contributes")}
+        kinds = {
+            "working": ("arbejdsdage", "working days"),
+            "calendar": ("kalenderdage", "calendar days"),
+        }
+        roles = {
+            "decides": ("træffer afgørelse", "decides"),
+            "contributes": ("bidrager", "contributes"),
+        }
         rows = []
         for a in self.assignments:
             kind = kinds[a.day_kind][1 if en else 0]
             role = roles[a.role][1 if en else 0]
             rows.append(
                 f"  {a.authority_name(locale)} {role}: "
-                + (f"target {a.target_days}, limit {a.limit_days} {kind} (rule {a.rule_id})" if en
-                   else f"mål {a.target_days}, frist {a.limit_days} {kind} (regel {a.rule_id})")
+                + (
+                    f"target {a.target_days}, limit {a.limit_days} {kind} (rule {a.rule_id})"
+                    if en
+                    else f"mål {a.target_days}, frist {a.limit_days} {kind} (regel {a.rule_id})"
+                )
             )
         return "\n".join([head, *rows, "", self.explanation.staff_text(locale)])
 

@@ -76,7 +76,9 @@ class _Period:
 class CompiledRuleSet:
     """A rule set indexed for fast routing; build it with ``compile_rule_set``."""
 
-    def __init__(self, rule_set: RuleSet, registry: Registry | None, snapshot: RegistrySnapshot | None):
+    def __init__(
+        self, rule_set: RuleSet, registry: Registry | None, snapshot: RegistrySnapshot | None
+    ):
         self.rule_set = rule_set
         self.version = rule_set.version
         self._registry = registry
@@ -127,7 +129,9 @@ class CompiledRuleSet:
             f"{facts.municipality_code} on {day.isoformat()}"
         )
 
-    def candidates(self, service_type: str, municipality_code: str, day: date) -> tuple[_Candidate, ...]:
+    def candidates(
+        self, service_type: str, municipality_code: str, day: date
+    ) -> tuple[_Candidate, ...]:
         """The candidates for one pair on ``day`` (for checks and tests)."""
         table = self._period_for(day).table
         return table.get(service_type, {}).get(_normalise_code(municipality_code), ())
@@ -196,8 +200,13 @@ class CompiledRuleSet:
         candidates = []
         for index, rule in enumerate(reachable):
             outcome = _outcome(
-                service, municipality, rule, snapshot,
-                failed=reachable[:index], lower=in_scope[index + 1:], out_of_scope=out_of_scope,
+                service,
+                municipality,
+                rule,
+                snapshot,
+                failed=reachable[:index],
+                lower=in_scope[index + 1 :],
+                out_of_scope=out_of_scope,
             )
             candidates.append((self._conditions.get(rule.id), outcome))
         return tuple(candidates)
@@ -230,7 +239,9 @@ def resolve_target(to: str, municipality: Authority, snapshot: RegistrySnapshot)
     return authority
 
 
-def candidates_for(rule_set: RuleSet, service: str, municipality: Authority, snapshot: RegistrySnapshot):
+def candidates_for(
+    rule_set: RuleSet, service: str, municipality: Authority, snapshot: RegistrySnapshot
+):
     """The rules in scope for one pair, highest priority first (for ``routing.check``)."""
     order = {r.id: i for i, r in enumerate(rule_set.rules)}
     rules = [r for r in rule_set.rules if r.service_type == service]
@@ -242,7 +253,10 @@ def candidates_for(rule_set: RuleSet, service: str, municipality: Authority, sna
 
 _PHRASE = {
     RESIDENCE_MUNICIPALITY: ("den kommune, du bor i", "the municipality you live in"),
-    RESIDENCE_REGION: ("den region, din kommune hører til", "the region your municipality belongs to"),
+    RESIDENCE_REGION: (
+        "den region, din kommune hører til",
+        "the region your municipality belongs to",
+    ),
 }
 
 
@@ -281,7 +295,7 @@ def _outcome(service, municipality, rule: Rule, snapshot, failed, lower, out_of_
             phrases_da.append(da)
             phrases_en.append(en)
         reason_da = f"{kind.name_da} hører under {_join(phrases_da, 'og')}"
-        reason_en = f"{kind.name_en} is handled by {_join(phrases_en, 'and')}"
+        reason_en = f"{kind.handled_en} by {_join(phrases_en, 'and')}"
     # Citizens see the authority's Danish name in both languages: it is the name on the
     # letters they will get.
     citizen_da = f"Din {kind.request_da} går til {_join(names, 'og')}, fordi {reason_da}."
@@ -298,12 +312,22 @@ def _outcome(service, municipality, rule: Rule, snapshot, failed, lower, out_of_
     else:
         why_da = f"gælder alle henvendelser om {kind.name_da}{where_da}"
         why_en = f"applies to every request for {kind.name_en}{where_en}"
-    targets_da = "; ".join(f"{s.to} → {a.authority_name_da}" for s, a in zip(rule.assignments, assignments, strict=True))
-    matched = RuleNote(rule.id, rule.priority, "matched", f"{why_da} ({targets_da})", f"{why_en} ({targets_da})")
+    targets_da = "; ".join(
+        f"{s.to} → {a.authority_name_da}"
+        for s, a in zip(rule.assignments, assignments, strict=True)
+    )
+    matched = RuleNote(
+        rule.id, rule.priority, "matched", f"{why_da} ({targets_da})", f"{why_en} ({targets_da})"
+    )
 
     passed = [
-        RuleNote(r.id, r.priority, "condition-not-met",
-                 f"betingelsen «{r.when}» er ikke opfyldt", f"condition «{r.when}» does not hold")
+        RuleNote(
+            r.id,
+            r.priority,
+            "condition-not-met",
+            f"betingelsen «{r.when}» er ikke opfyldt",
+            f"condition «{r.when}» does not hold",
+        )
         for r in failed
     ]
     for r in lower:
@@ -316,8 +340,15 @@ def _outcome(service, municipality, rule: Rule, snapshot, failed, lower, out_of_
         passed.append(RuleNote(r.id, r.priority, "lower-priority", da, en))
     for r in out_of_scope:
         da, en = _scope_text(r)
-        passed.append(RuleNote(r.id, r.priority, "out-of-scope",
-                               f"gælder kun{da.removeprefix(' ')}", f"applies only{en}"))
+        passed.append(
+            RuleNote(
+                r.id,
+                r.priority,
+                "out-of-scope",
+                f"gælder kun{da.removeprefix(' ')}",
+                f"applies only{en}",
+            )
+        )
     explanation = Explanation(
         service_type=service,
         municipality_code=municipality.code,

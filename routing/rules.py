@@ -74,7 +74,9 @@ class RuleSetError(ValueError):
         lines = []
         for line, rule_id, message in problems:
             where = f"{source}:{line}" if line else source
-            lines.append(f"{where}: rule {rule_id!r}: {message}" if rule_id else f"{where}: {message}")
+            lines.append(
+                f"{where}: rule {rule_id!r}: {message}" if rule_id else f"{where}: {message}"
+            )
         super().__init__("\n".join(lines))
 
 
@@ -160,7 +162,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
         key = loader.construct_object(key_node, deep=True)
         if key in out:
             raise yaml.MarkedYAMLError(
-                "while reading a mapping", node.start_mark, f"duplicate key {key!r}",
+                "while reading a mapping",
+                node.start_mark,
+                f"duplicate key {key!r}",
                 key_node.start_mark,
             )
         out[key] = loader.construct_object(value_node, deep=True)
@@ -213,9 +217,13 @@ def parse_rule_set(text: str, source: str = "<rules>", registry: Registry | None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise RuleSetError(source, [(mark.line + 1 if mark else None, None, f"not valid YAML: {problem}")])
+        raise RuleSetError(
+            source, [(mark.line + 1 if mark else None, None, f"not valid YAML: {problem}")]
+        )
     if not isinstance(doc, dict):
-        raise RuleSetError(source, [(1, None, "a rule set must be a mapping with 'version' and 'rules'")])
+        raise RuleSetError(
+            source, [(1, None, "a rule set must be a mapping with 'version' and 'rules'")]
+        )
 
     for key in doc:
         if key not in _TOP_KEYS:
@@ -279,7 +287,8 @@ def _parse_fields(raw, doc, fail) -> dict[str, str]:
         type_name = spec.get("type") if isinstance(spec, dict) else spec
         if type_name not in cond.FIELD_TYPES:
             fail(
-                _line_of(raw, name), None,
+                _line_of(raw, name),
+                None,
                 f"field {name!r}: unknown type {type_name!r} "
                 f"(use one of {', '.join(cond.FIELD_TYPES)})",
             )
@@ -317,7 +326,7 @@ def _cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
         state[node] = 1
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                cycle = path[path.index(nxt):] + [nxt]
+                cycle = path[path.index(nxt) :] + [nxt]
                 key = frozenset(cycle)
                 if key not in seen_cycles:
                     seen_cycles.add(key)
@@ -473,7 +482,9 @@ def _parse_rule(rule_id, raw, origin, fields, named, registry, fail) -> Rule | N
         problem("assign", "'assign' must be a non-empty list of assignments")
         raw_assign = []
     for index, item in enumerate(raw_assign):
-        item_line = raw_assign.item_lines[index] if isinstance(raw_assign, _LineList) else line("assign")
+        item_line = (
+            raw_assign.item_lines[index] if isinstance(raw_assign, _LineList) else line("assign")
+        )
         spec = _parse_assignment(item, item_line, rule_id, registry, fail)
         if spec is None:
             ok = False
@@ -540,7 +551,9 @@ def _parse_assignment(item, item_line, rule_id, registry: Registry, fail) -> Ass
     task = item.get("task")
     task_da = task_en = None
     if task is not None:
-        if not isinstance(task, dict) or not all(isinstance(task.get(k), str) for k in ("da", "en")):
+        if not isinstance(task, dict) or not all(
+            isinstance(task.get(k), str) for k in ("da", "en")
+        ):
             problem("task", "wrong type: 'task' must be a mapping with 'da' and 'en' texts")
         else:
             task_da, task_en = task["da"], task["en"]

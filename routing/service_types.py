@@ -21,6 +21,11 @@ class ServiceType:
     name_en: str
     request_da: str = "ansøgning"
     request_en: str = "request"
+    plural_en: bool = False  # "disability aids are handled", not "is"
+
+    @property
+    def handled_en(self) -> str:
+        return f"{self.name_en} {'are' if self.plural_en else 'is'} handled"
 
 
 SERVICE_TYPES: MappingProxyType[str, ServiceType] = MappingProxyType(
@@ -37,14 +42,16 @@ SERVICE_TYPES: MappingProxyType[str, ServiceType] = MappingProxyType(
                 "help after hospital discharge",
             ),
             ServiceType("child-benefit", "børne- og ungeydelse", "child benefit"),
-            ServiceType("disability-aids", "hjælpemidler", "disability aids"),
+            ServiceType("disability-aids", "hjælpemidler", "disability aids", plural_en=True),
             ServiceType("psychiatric-treatment", "psykiatrisk behandling", "psychiatric treatment"),
             ServiceType(
                 "social-psychiatric-support",
                 "socialpsykiatrisk støtte",
                 "social-psychiatric support",
             ),
-            ServiceType("tax-question", "skattespørgsmål", "tax questions", "henvendelse"),
+            ServiceType(
+                "tax-question", "skattespørgsmål", "tax questions", "henvendelse", plural_en=True
+            ),
             ServiceType(
                 "family-law",
                 "separation, forældremyndighed og børnebidrag",
@@ -52,7 +59,13 @@ SERVICE_TYPES: MappingProxyType[str, ServiceType] = MappingProxyType(
                 "henvendelse",
             ),
             ServiceType("job-seeking", "jobsøgning", "job seeking", "henvendelse"),
-            ServiceType("appeal", "klager over afgørelser", "appeals against decisions", "klage"),
+            ServiceType(
+                "appeal",
+                "klager over afgørelser",
+                "appeals against decisions",
+                "klage",
+                plural_en=True,
+            ),
         )
     }
 )

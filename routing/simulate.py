@@ -43,7 +43,11 @@ class SimulationReport:
             "changed": self.changed,
             "no_route": self.no_route,
             "moves": [
-                {**m.__dict__, "old_targets": list(m.old_targets), "new_targets": list(m.new_targets)}
+                {
+                    **m.__dict__,
+                    "old_targets": list(m.old_targets),
+                    "new_targets": list(m.new_targets),
+                }
                 for m in self.moves
             ],
             "failures": [list(f) for f in self.failures],
