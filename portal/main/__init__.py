@@ -1,0 +1,1 @@
+"""The front page, language switch, login landing and error pages."""

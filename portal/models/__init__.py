@@ -1,0 +1,47 @@
+"""Typed SQLAlchemy 2 models, one module per area.
+
+Import models from here (``from portal.models import Case``); the modules exist to
+keep each area small.
+"""
+
+from portal.models.audit import AuditEntry, AuditOutcome
+from portal.models.base import Base
+from portal.models.cases import Case, CaseEvent, CaseStatus, EventKind, Handover, Message
+from portal.models.outbox import OutboxMessage, OutboxStatus
+from portal.models.plans import Action, ActionStatus, Goal, Plan, PlanChange, PlanParticipant
+from portal.models.registry import Authority, AuthorityKind, RegionMembership
+from portal.models.requests import Attachment, Request, RequestStatus, RoutingRecord
+from portal.models.rules import RuleSet, RuleSetStatus, ServiceType
+from portal.models.users import Role, User
+
+__all__ = [
+    "Action",
+    "ActionStatus",
+    "Attachment",
+    "AuditEntry",
+    "AuditOutcome",
+    "Authority",
+    "AuthorityKind",
+    "Base",
+    "Case",
+    "CaseEvent",
+    "CaseStatus",
+    "EventKind",
+    "Goal",
+    "Handover",
+    "Message",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Plan",
+    "PlanChange",
+    "PlanParticipant",
+    "RegionMembership",
+    "Request",
+    "RequestStatus",
+    "Role",
+    "RoutingRecord",
+    "RuleSet",
+    "RuleSetStatus",
+    "ServiceType",
+    "User",
+]

@@ -1,0 +1,102 @@
+"""The transactional outbox and its relay to rq.
+
+``add_job`` writes an outbox row in the caller's transaction: no Redis call happens
+inside a web request, so filing works while Redis is down, and a rolled-back
+transaction leaves no job. ``relay`` moves committed pending rows into rq, using the
+outbox id as the job id; on PostgreSQL it claims rows with ``FOR UPDATE SKIP LOCKED``
+so several relays can run side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import OutboxMessage, OutboxStatus
+from portal.models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+# Retries for every job moved by the relay: back off 10 s, 1 min, 5 min, then the
+# job lands in rq's failed registry, where administrators see it and can retry it.
+RETRY_INTERVALS = (10, 60, 300)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Where and how long a job runs; declared beside the job in ``portal.jobs``."""
+
+    name: str
+    queue: str = "default"
+    timeout: int = 180
+
+
+def add_job(session: Session, job: Callable, **kwargs) -> OutboxMessage:
+    """Queue ``job(**kwargs)`` to run after the caller's transaction commits.
+
+    ``job`` is a function declared with ``portal.jobs.job`` (its queue, timeout and
+    retries travel with it); ``kwargs`` must be plain JSON values (ids, not objects).
+    """
+    spec: JobSpec = job.job_spec
+    message = OutboxMessage(job=spec.name, args=kwargs, queue=spec.queue, timeout=spec.timeout)
+    session.add(message)
+    return message
+
+
+def relay(session: Session, redis: Redis, *, batch: int = 100) -> int:
+    """Move up to ``batch`` pending outbox rows into rq; returns how many moved.
+
+    Safe to run twice or concurrently: rows are claimed with SKIP LOCKED on
+    PostgreSQL, and the job id ``outbox-<id>`` makes a second enqueue of the same row
+    replace nothing that has already run (the job itself is idempotent too).
+    Raises ``RedisError`` when Redis is down; the rows stay pending.
+    """
+    stmt = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+        .order_by(OutboxMessage.id)
+        .limit(batch)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = list(session.scalars(stmt))
+    moved = 0
+    try:
+        for row in rows:
+            Queue(row.queue, connection=redis).enqueue_call(
+                func=row.job,
+                kwargs={**row.args, "outbox_id": row.id},
+                job_id=row.job_id,
+                retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+                timeout=row.timeout,
+                result_ttl=86400,
+                failure_ttl=30 * 86400,
+            )
+            row.status = OutboxStatus.ENQUEUED
+            row.enqueued_at = utcnow()
+            row.attempts += 1
+            moved += 1
+    except RedisError:
+        # What reached Redis is marked; the rest stays pending for the next run.
+        session.commit()
+        raise
+    session.commit()
+    return moved
+
+
+def mark_done(session: Session, outbox_id: int | None) -> None:
+    """Record that the job of an outbox row finished (call inside the job's transaction)."""
+    if outbox_id is None:
+        return
+    row = session.get(OutboxMessage, outbox_id)
+    if row is not None and row.status != OutboxStatus.DONE:
+        row.status = OutboxStatus.DONE
+        row.finished_at = utcnow()
+

