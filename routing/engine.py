@@ -18,13 +18,11 @@ from typing import Any
 from routing.conditions import compile_condition
 from routing.decision import (
     Assignment,
+    DecisionLayout,
     Explanation,
     RoutingDecision,
     RuleNote,
 )
-from routing.decision import new_decision as _new
-from routing.decision import set_explanation as _set_explanation
-from routing.decision import set_facts as _set_facts
 from routing.facts import RequestFacts
 from routing.registry import (
     Authority,
@@ -129,9 +127,7 @@ class CompiledRuleSet:
         table_for = self._table_for
         slow = self._candidates_slow
         version = self.version
-        new, set_facts, set_explanation = _new, _set_facts, _set_explanation
-        explanation_class = Explanation
-        decision_class = RoutingDecision
+        layout, decision_class = DecisionLayout, RoutingDecision
 
         def route(facts: RequestFacts) -> RoutingDecision:
             day = facts.filed_on
@@ -146,20 +142,23 @@ class CompiledRuleSet:
             entry = by_municipality.get(facts.municipality_code)
             if entry is None:
                 entry = slow(by_municipality, facts)
-            if entry.__class__ is explanation_class:
-                # The common case: the first rule for the pair is unconditional.
-                decision = new(decision_class)
-                set_facts(decision, facts)
-                set_explanation(decision, entry)
+            if entry.__class__ is not tuple:
+                # The common case: the first rule for the pair is unconditional, and
+                # the entry is its explanation (which carries the assignments).
+                decision = layout()
+                decision.facts = facts
+                decision.explanation = entry
+                decision.__class__ = decision_class
                 return decision
             attributes = facts.attributes
             for condition, explanation, error in entry:
                 if condition is None or condition(attributes):
                     if error is not None:
                         raise NoRoute(error)
-                    decision = new(decision_class)
-                    set_facts(decision, facts)
-                    set_explanation(decision, explanation)
+                    decision = layout()
+                    decision.facts = facts
+                    decision.explanation = explanation
+                    decision.__class__ = decision_class
                     return decision
             raise NoRoute(
                 f"rule set {version}: no rule routes {facts.service_type!r} for municipality "
