@@ -9,6 +9,7 @@ the conditions of the few conditional rules ahead of the first unconditional one
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -95,6 +96,7 @@ class CompiledRuleSet:
             for r in rule_set.rules
             if r.condition is not None
         }
+        self._lock = threading.Lock()
         self._periods: list[_Period] = []
         self._starts: list[date] = []
         self._valid_from = rule_set.valid_from
@@ -197,17 +199,16 @@ class CompiledRuleSet:
     def _period_for(self, day: date) -> _Period:
         if not (self._valid_from <= day < self._valid_to):
             raise NoRoute(f"rule set {self.version} is not in force on {day.isoformat()}")
-        index = bisect_right(self._starts, day) - 1
-        if index >= 0 and day < self._periods[index].end:
-            period = self._periods[index]
-        elif self._registry is not None:
-            period = self._add(self._compile_period(self._registry.on(day)))
-        else:
-            raise NoRoute(
-                f"rule set {self.version} was compiled for the registry of another period "
-                f"than {day.isoformat()}"
-            )
-        return period
+        with self._lock:  # threads of one worker may meet a new period together
+            index = bisect_right(self._starts, day) - 1
+            if index >= 0 and day < self._periods[index].end:
+                return self._periods[index]
+            if self._registry is not None:
+                return self._add(self._compile_period(self._registry.on(day)))
+        raise NoRoute(
+            f"rule set {self.version} was compiled for the registry of another period "
+            f"than {day.isoformat()}"
+        )
 
     def _add(self, period: _Period) -> _Period:
         index = bisect_right(self._starts, period.start)

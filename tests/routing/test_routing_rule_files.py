@@ -131,7 +131,9 @@ def test_every_problem_is_listed():
     )
     with pytest.raises(RuleSetError) as caught:
         parse_rule_set(text, "two.yaml")
-    assert [(line, rule, message.split(":")[0]) for line, rule, message in caught.value.problems] == [
+    assert [
+        (line, rule, message.split(":")[0]) for line, rule, message in caught.value.problems
+    ] == [
         (9, "home-care", "wrong type"),
         (11, "home-care", "unknown authority 'state-nowhere'"),
     ]
