@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from portal.models import AuditEntry, Role, User
+from portal.models import AuditEntry, Role
 from portal.models import RuleSet as RuleSetRow
 from portal.services import rule_sets
 from tests.conftest import csrf_token
