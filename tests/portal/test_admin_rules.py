@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from portal.models import AuditEntry, Role
+from portal.models import AuditEntry, Role, User
 from portal.models import RuleSet as RuleSetRow
 from portal.services import rule_sets
 from tests.conftest import csrf_token
@@ -113,9 +113,7 @@ def test_publish_with_gaps_is_refused_on_the_page(admin_client, session):
 
 
 def test_simulate_page_needs_a_date(admin_client, session):
-    admin = session.scalars(
-        select(rule_sets.User).where(rule_sets.User.role == Role.ADMINISTRATOR)
-    ).first()
+    admin = session.scalars(select(User).where(User.role == Role.ADMINISTRATOR)).first()
     row = rule_sets.create_draft(session, actor=admin, text=rule_sets.new_draft_text(session))
     response = admin_client.get(f"/admin/rules/{row.id}/simulate")
     assert response.status_code == 422
