@@ -31,7 +31,7 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup
-	$(BIN)/ruff check portal routing tests bench tools
+	$(BIN)/ruff check .
 	$(BIN)/python tools/i18n.py check
 
 bench: setup

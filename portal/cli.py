@@ -35,10 +35,11 @@ def main() -> None:
 
 def register(app: Flask) -> None:
     """Attach the commands to ``app`` (so ``flask --app portal`` has them too)."""
+    from portal.admin.cli import routing_group
     from portal.idp.cli import idp_command
 
     for command in (db_group, authorities_group, demo_group, worker, relay_command, dev,
-                    idp_command):
+                    routing_group, idp_command):
         app.cli.add_command(command)
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
-import portal.models.base
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import postgresql
+
+import portal.models.base
 
 revision = '0001'
 down_revision = None
