@@ -25,6 +25,9 @@ from sqlalchemy import func, select
 
 CASE_ARGS = ("case_id",)
 CITIZEN_BLUEPRINTS = ("citizen", "main", "auth", "health", "static")
+# The API authenticates with bearer tokens, not a session: walk it separately, with
+# ``skip_blueprints=()`` and the token in ``headers``.
+SESSION_LESS_BLUEPRINTS = ("api",)
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 _VOLATILE = re.compile(
     r'name="csrf_token" value="[^"]*"|"X-CSRFToken": "[^"]*"'  # per-request tokens
@@ -44,12 +47,12 @@ class WalkReport:
     problems: list[str] = field(default_factory=list)
 
 
-def staff_case_rules(app) -> list:
+def staff_case_rules(app, skip_blueprints=SESSION_LESS_BLUEPRINTS) -> list:
     """The URL rules of staff routes that take a case id."""
     rules = []
     for rule in app.url_map.iter_rules():
         blueprint = rule.endpoint.split(".", 1)[0] if "." in rule.endpoint else ""
-        if blueprint in CITIZEN_BLUEPRINTS:
+        if blueprint in CITIZEN_BLUEPRINTS or blueprint in skip_blueprints:
             continue
         if any(arg in rule.arguments for arg in CASE_ARGS):
             rules.append(rule)
@@ -74,11 +77,12 @@ def _csrf(client) -> str:
 
 
 def walk_staff_case_routes(app, client, *, case_id: int, missing_id: int, session,
-                           fill: dict | None = None) -> WalkReport:
+                           fill: dict | None = None, headers: dict | None = None,
+                           skip_blueprints=SESSION_LESS_BLUEPRINTS) -> WalkReport:
     """Request every staff case route for ``case_id`` and for ``missing_id``."""
     report = WalkReport()
     token = _csrf(client)
-    for rule in staff_case_rules(app):
+    for rule in staff_case_rules(app, skip_blueprints):
         values = dict(fill or {})
         unknown = [a for a in rule.arguments if a not in CASE_ARGS and a not in values]
         if unknown:
@@ -86,8 +90,9 @@ def walk_staff_case_routes(app, client, *, case_id: int, missing_id: int, sessio
             continue
         for method in sorted((rule.methods or set()) - IGNORED_METHODS):
             variants = [{}, {"HX-Request": "true"}] if method == "GET" else [{"X-CSRFToken": token}]
-            for headers in variants:
-                label = f"{method} {rule.rule}{' (htmx)' if 'HX-Request' in headers else ''}"
+            for variant in variants:
+                sent = {**(headers or {}), **variant}
+                label = f"{method} {rule.rule}{' (htmx)' if 'HX-Request' in variant else ''}"
                 report.walked.append(label)
                 url_of = {a: case_id for a in CASE_ARGS if a in rule.arguments}
                 with app.test_request_context():
@@ -97,9 +102,9 @@ def walk_staff_case_routes(app, client, *, case_id: int, missing_id: int, sessio
                     missing = url_for(rule.endpoint, **values,
                                       **{a: missing_id for a in url_of})
                 before = _denied_rows(session, case_id)
-                got = client.open(target, method=method, headers=headers)
+                got = client.open(target, method=method, headers=sent)
                 after = _denied_rows(session, case_id)
-                absent = client.open(missing, method=method, headers=headers)
+                absent = client.open(missing, method=method, headers=sent)
                 if got.status_code != 404:
                     report.problems.append(f"{label}: {got.status_code}, expected 404")
                 if absent.status_code != got.status_code:
