@@ -18,6 +18,7 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
+from authlib.oidc.core.util import create_half_hash
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import session
 from joserfc.jwk import KeySet
@@ -245,6 +246,8 @@ def build_authorization_server(app, provider: Provider) -> AuthorizationServer:
             # Same claims as Authlib builds, signed by the minter (faults included).
             claims = self.get_compatible_claims(request)
             claims.update(self.get_authorization_code_claims(request.authorization_code))
+            if token.get("access_token"):
+                claims["at_hash"] = create_half_hash(token["access_token"], "RS256").decode()
             claims.update(self.generate_user_info(request.user, token["scope"]))
             return provider.minter.mint_id_token(claims)
 

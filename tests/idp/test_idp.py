@@ -123,6 +123,8 @@ def test_citizen_code_flow_gives_a_complete_id_token(idp):
     assert claims["nonce"] == params["nonce"]
     assert claims["exp"] > time.time() > claims["iat"] - 5
     assert claims["sid"]
+    expected = hashlib.sha256(body["access_token"].encode()).digest()[:16]
+    assert claims["at_hash"] == base64.urlsafe_b64encode(expected).rstrip(b"=").decode()
     assert claims["loa"] == LOA_SUBSTANTIAL
     assert claims[MUNICIPALITY_CLAIM] == "461"
     assert "roles" not in claims
