@@ -226,7 +226,8 @@ def backchannel_logout(provider: str):
         from portal.auth.sessions import end_all_sessions
 
         ended = end_all_sessions(current_app, user.id)
-        accounts.record_logout(db, user, how="backchannel")
+        if ended:  # after an RP-initiated logout the provider tells us again: no news
+            accounts.record_logout(db, user, how="backchannel")
     log.info("back-channel logout: provider=%s sessions_ended=%d", provider, ended)
     response = jsonify(ended=ended)
     response.headers["Cache-Control"] = "no-store"

@@ -167,3 +167,9 @@ def test_public_pages_answer_when_the_session_store_is_down(_shared_database_url
     assert r.status_code == 200
     assert client.get("/login").status_code == 200
     app.extensions["db"].engine.dispose()
+
+
+def test_rp_initiated_logout_is_audited_once(stack):
+    browser, _ = stack.login("karen-odense")
+    stack.logout(browser)  # the provider also sends a back-channel logout afterwards
+    assert [row.details for row in stack.audit_rows("logout")] == [{"how": "user"}]
