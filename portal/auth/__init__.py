@@ -110,7 +110,12 @@ def _enforce_timeouts() -> None:
     idle = _seconds(current_app.config["SESSION_IDLE_TIMEOUT"])
     absolute = _seconds(current_app.config["PERMANENT_SESSION_LIFETIME"])
     if t - session.get("_seen", 0) > idle or t - session.get("_created", 0) > absolute:
+        from portal.services.accounts import record_logout
+
+        user = get_session().get(User, session["user_id"])
         end_session()
+        if user is not None:
+            record_logout(get_session(), user, how="timeout")
         flash(_("Your session has ended because of inactivity or age. Please log in again."),
               "info")
         return

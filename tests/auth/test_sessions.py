@@ -102,6 +102,8 @@ def test_idle_timeout_after_30_minutes(stack):
     stack.clock.advance(31 * 60)
     r = browser.get(f"{stack.portal.url}/mine", timeout=10)
     assert urlparse(r.url).path == "/login"
+    assert "Din session er slut" in r.text  # told why, in Danish by default
+    assert [row.details for row in stack.audit_rows("logout")] == [{"how": "timeout"}]
 
 
 def test_absolute_timeout_after_12_hours_of_activity(stack):
