@@ -33,9 +33,14 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 MAX_PENDING_LOGINS = 3
 PENDING_LOGIN_SECONDS = 600
-# The landing page after login, by role: the first endpoint the app has.
-CITIZEN_LANDING = ("citizen.overview",)
-STAFF_LANDING = ("caseworker.inbox", "caseworker.index", "staff.index", "main.index")
+# The landing page after login, by role: the first of these endpoints the app has.
+LANDING = {
+    "citizen": ("citizen.overview",),
+    "caseworker": ("caseworker.inbox",),
+    "team_lead": ("caseworker.inbox",),
+    "coordinator": ("stats.dashboard", "caseworker.inbox"),
+    "administrator": ("admin.rule_sets",),
+}
 
 
 def _base_url() -> str:
@@ -49,7 +54,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def _landing(user) -> str:
-    candidates = STAFF_LANDING if user.is_staff else CITIZEN_LANDING + ("main.index",)
+    candidates = (*LANDING.get(user.role.value, ()), "main.index")
     endpoint = next(e for e in candidates if e in current_app.view_functions)
     return url_for(endpoint)
 

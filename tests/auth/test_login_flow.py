@@ -136,3 +136,9 @@ def test_anonymous_visit_to_overview_goes_through_login_and_back(stack):
 def test_staff_cannot_open_the_citizen_overview(stack):
     browser, answer = stack.login("caseworker-odense")
     assert browser.get(f"{stack.portal.url}/mine", timeout=10).status_code == 403
+
+
+def test_administrator_lands_on_the_rule_administration(stack):
+    browser, answer = stack.login("administrator")
+    assert answer.status_code == 200
+    assert urlparse(answer.url).path == "/admin/rules"
