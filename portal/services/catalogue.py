@@ -361,19 +361,27 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[\wæøå]+", text)
 
 
+# Words that say nothing about which service is meant.
+_STOP_WORDS = frozenset(
+    ["og", "i", "til", "af", "på", "for", "med", "om", "at", "en", "et", "jeg", "mig", "min", "mit", "har", "kan", "der", "den", "det", "de", "som", "fra", "efter", "and", "the", "for", "with", "from", "about", "can", "need", "want", "have", "get", "how", "what", "when", "where", "who"]
+)
+
+
 def search(services: list[ServiceDefinition], query: str, locale: str) -> list[ServiceDefinition]:
     """Services matching ``query`` in either language, best first.
 
     Simple scoring: a query word found in the name counts most, then in a keyword, then
-    in the description; prefixes count (``hjemme`` finds ``hjemmehjælp``). The citizen's
-    own language weighs a little more. Words of one or two letters are ignored.
+    in the description; prefixes and parts of compound words count less (``hjemme``
+    and ``hjælp`` find ``hjemmehjælp``). A word found in many services (``hjælp``)
+    weighs less than one found in few (``rengøring``). The citizen's own language
+    weighs a little more. Short words and function words are ignored.
     """
-    words = [w for w in _words(query) if len(w) > 2]
+    words = [w for w in _words(query) if len(w) > 2 and w not in _STOP_WORDS]
     if not words:
         return []
-    scored = []
+    points: dict[str, dict[str, float]] = {}
     for service in services:
-        score = 0.0
+        per_word = points.setdefault(service.slug, {})
         for lang in ("da", "en"):
             weight = 1.0 if lang == locale else 0.8
             fields = (
@@ -383,12 +391,19 @@ def search(services: list[ServiceDefinition], query: str, locale: str) -> list[S
             )
             for word in words:
                 best = 0.0
-                for points, haystack in fields:
-                    if word in haystack:
-                        best = max(best, points)
-                    elif any(h.startswith(word) or (len(h) > 3 and word.startswith(h)) for h in haystack):
-                        best = max(best, points * 0.6)
-                score += best * weight
+                for value, haystack in fields:
+                    for h in haystack:
+                        if word == h:
+                            best = max(best, value)
+                        elif h.startswith(word) or (len(h) > 3 and word.startswith(h)):
+                            best = max(best, value * 0.6)
+                        elif len(word) > 3 and word in h:
+                            best = max(best, value * 0.4)
+                per_word[word] = max(per_word.get(word, 0.0), best * weight)
+    spread = {w: sum(1 for p in points.values() if p.get(w)) for w in words}
+    scored = []
+    for service in services:
+        score = sum(v / spread[w] for w, v in points[service.slug].items() if v)
         if score > 0:
             scored.append((score, service.name(locale), service))
     scored.sort(key=lambda t: (-t[0], t[1]))

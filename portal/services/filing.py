@@ -404,37 +404,40 @@ def file_request(
     if (confirmed_authority_id or "") != preview.deciding_authority_id:
         raise FilingRefused({"form": _("Where your request goes has changed. Check your answers again and send.")})
 
+    expired = FilingRefused({"form": _("The form had expired. Check your answers and send again.")})
+    if session.scalar(select(Request.id).where(Request.idempotency_key == idempotency_key)):
+        raise expired  # the key belongs to another request
     now = utcnow()
-    # A conditional update: of two submits racing, exactly one finds the draft.
-    result = session.execute(
-        update(Request)
-        .where(Request.id == request.id, Request.status == RequestStatus.DRAFT)
-        .values(
-            status=RequestStatus.FILED,
-            filed_at=now,
-            filed_on=today,
-            updated_at=now,
-            municipality_code=citizen.municipality_code,
-            idempotency_key=idempotency_key,
-            reference=f"IG-{today.year}-{request.id:06d}",
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        session.rollback()
-        session.refresh(request)
-        return request
-    audit.record(
-        session, actor=citizen, action="request.filed", request_id=request.id, subject_id=citizen.id,
-        details={"service_type": request.service_type_slug, "version": request.service_type_version},
-    )
-    outbox.add_job(session, jobs.route_request, request_id=request.id)
     try:
+        # A conditional update: of two submits racing, exactly one finds the draft.
+        result = session.execute(
+            update(Request)
+            .where(Request.id == request.id, Request.status == RequestStatus.DRAFT)
+            .values(
+                status=RequestStatus.FILED,
+                filed_at=now,
+                filed_on=today,
+                updated_at=now,
+                municipality_code=citizen.municipality_code,
+                idempotency_key=idempotency_key,
+                reference=f"IG-{today.year}-{request.id:06d}",
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            session.rollback()
+            session.refresh(request)
+            return request
+        audit.record(
+            session, actor=citizen, action="request.filed", request_id=request.id, subject_id=citizen.id,
+            details={"service_type": request.service_type_slug, "version": request.service_type_version},
+        )
+        outbox.add_job(session, jobs.route_request, request_id=request.id)
         session.commit()
     except IntegrityError:
-        # The idempotency key was used for another request: nothing was filed.
+        # The idempotency key was taken meanwhile: nothing was filed.
         session.rollback()
-        raise FilingRefused({"form": _("The form had expired. Check your answers and send again.")})
+        raise expired
     session.refresh(request)
     return request
 

@@ -24,9 +24,8 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from portal.services import audit
-from portal.services.catalogue import ServiceDefinition
+from portal.services.catalogue import Question, ServiceDefinition
 from portal.services.filing import check_answer, definition_of, preview_routing
-from portal.services.catalogue import Question
 
 
 class CaseNotFound(LookupError):
