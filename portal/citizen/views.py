@@ -156,6 +156,7 @@ def step(request_id: int, step_id: str):
         errors = filing.save_step(
             get_session(), current_user, req, step_id, request.form,
             posted_service_type=request.form.get("service_type"),
+            for_later=request.form.get("action") == "save",
         )
         if not errors:
             if request.form.get("action") == "save":

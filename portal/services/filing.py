@@ -161,10 +161,18 @@ def check_answer(question: Question, raw: str | None, today: date) -> tuple[str 
     return None, _("Enter your answer")
 
 
-def check_step(step: Step, form, today: date) -> tuple[dict[str, str | None], dict[str, str]]:
-    """Check every answer on a step; returns (values, errors) keyed by question id."""
+def check_step(
+    step: Step, form, today: date, *, allow_empty: bool = False
+) -> tuple[dict[str, str | None], dict[str, str]]:
+    """Check every answer on a step; returns (values, errors) keyed by question id.
+
+    With ``allow_empty`` (saving a draft for later) an empty answer is no error and
+    is left out of the values; a wrong one still is.
+    """
     values, errors = {}, {}
     for question in step.questions:
+        if allow_empty and not (form.get(question.id) or "").strip():
+            continue
         value, error = check_answer(question, form.get(question.id), today)
         if error:
             errors[question.id] = error
@@ -228,13 +236,21 @@ def definition_of(session: Session, request: Request) -> ServiceDefinition:
 
 
 def save_step(
-    session: Session, citizen: User, request: Request, step_id: str, form, *, posted_service_type: str | None
+    session: Session,
+    citizen: User,
+    request: Request,
+    step_id: str,
+    form,
+    *,
+    posted_service_type: str | None,
+    for_later: bool = False,
 ) -> dict[str, str]:
     """Check and save the answers of one step of a draft; returns errors (empty = saved).
 
-    Nothing is saved when any answer is invalid, when the request is no longer a draft,
-    or when the form names another service type than the draft (a tampered form).
-    Commits when saved.
+    ``for_later`` (save and come back later) accepts unanswered questions. Nothing is
+    saved when any answer is invalid, when the request is no longer a draft, or when
+    the form names another service type than the draft (a tampered form). Commits
+    when saved.
     """
     if request.status != RequestStatus.DRAFT:
         return {"form": _("This request has already been sent and can no longer be changed.")}
@@ -244,7 +260,7 @@ def save_step(
     step = definition.step(step_id)
     if step is None:
         raise RequestNotFound(step_id)
-    values, errors = check_step(step, form, danish_today())
+    values, errors = check_step(step, form, danish_today(), allow_empty=for_later)
     if errors:
         return errors
     answers = dict(request.answers or {})

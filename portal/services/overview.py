@@ -25,7 +25,7 @@ from portal.models import (
 from portal.models.base import utcnow
 from portal.services import audit
 from portal.services.catalogue import Question, ServiceDefinition
-from portal.services.filing import check_answer, definition_of, preview_routing
+from portal.services.filing import RoutingPreview, check_answer, definition_of, preview_routing
 
 
 class CaseNotFound(LookupError):
@@ -49,6 +49,7 @@ class RequestSummary:
     next_step: str
     expected_on: date | None
     cases: list[CaseSummary] = field(default_factory=list)
+    preview: RoutingPreview | None = None  # where it goes and why (the record once routed)
 
     @property
     def in_progress(self) -> bool:
@@ -77,9 +78,9 @@ def citizen_requests(session: Session, citizen: User, locale: str) -> list[Reque
     summaries = []
     for request in requests:
         definition = definition_of(session, request)
-        expected = None
+        preview = None
         if request.status != RequestStatus.DRAFT:
-            expected = preview_routing(session, request, citizen).expected_on
+            preview = preview_routing(session, request, citizen)
         cases = []
         for case in cases_by_request.get(request.id, []):
             status = case.status.value
@@ -99,8 +100,9 @@ def citizen_requests(session: Session, citizen: User, locale: str) -> list[Reque
                 definition=definition,
                 status_text=definition.status_text(status, locale),
                 next_step=definition.next_step(status, locale),
-                expected_on=expected,
+                expected_on=preview.expected_on if preview else None,
                 cases=cases,
+                preview=preview,
             )
         )
     return summaries

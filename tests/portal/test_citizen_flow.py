@@ -246,6 +246,15 @@ def test_a_draft_is_saved_and_resumed_from_the_overview(client, session, login):
     assert session.get(Request, request_id) is None
 
 
+def test_save_for_later_accepts_an_empty_answer_but_not_a_wrong_one(client, session, login):
+    login(make_citizen(session))
+    request_id, token = _start(client)
+    assert _answer(client, request_id, token, "since", {"need_since": ""}, action="save").status_code == 303
+    wrong = _answer(client, request_id, token, "since", {"need_since": "32 1 2026"}, action="save")
+    assert wrong.status_code == 400
+    assert session.get(Request, request_id).answers == {}
+
+
 def test_another_citizens_request_is_not_found(client, session, login):
     login(make_citizen(session))
     request_id, token = _start(client)
