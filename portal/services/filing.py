@@ -420,9 +420,11 @@ def file_request(
     if (confirmed_authority_id or "") != preview.deciding_authority_id:
         raise FilingRefused({"form": _("Where your request goes has changed. Check your answers again and send.")})
 
-    expired = FilingRefused({"form": _("The form had expired. Check your answers and send again.")})
+    def expired() -> FilingRefused:
+        return FilingRefused({"form": _("The form had expired. Check your answers and send again.")})
+
     if session.scalar(select(Request.id).where(Request.idempotency_key == idempotency_key)):
-        raise expired  # the key belongs to another request
+        raise expired()  # the key belongs to another request
     now = utcnow()
     try:
         # A conditional update: of two submits racing, exactly one finds the draft.
@@ -453,7 +455,7 @@ def file_request(
     except IntegrityError:
         # The idempotency key was taken meanwhile: nothing was filed.
         session.rollback()
-        raise expired
+        raise expired()
     session.refresh(request)
     return request
 
