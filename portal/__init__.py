@@ -66,9 +66,10 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from portal.admin.views import bp as admin_bp
     from portal.citizen.views import bp as citizen_bp
     from portal.health.views import bp as health_bp
     from portal.main.views import bp as main_bp
 
-    for bp in (main_bp, health_bp, citizen_bp):
+    for bp in (main_bp, health_bp, admin_bp, citizen_bp):
         app.register_blueprint(bp)
