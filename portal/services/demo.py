@@ -56,13 +56,13 @@ def load_demo_requests(session: Session, issuer: str) -> int:
         if session.scalar(select(Request.id).where(Request.citizen_id == citizen.id).limit(1)):
             continue
         draft = filing.start_draft(session, citizen, "housing-benefit")
-        draft.answers = {"rent": "6500", "adults": "1"}
+        draft.answers = {"rent": 6500, "adults": 1}
         request = filing.start_draft(session, citizen, "home-care")
         request.answers = {
             "help_type": "practical",
             "need_description": "Jeg kan ikke længere selv gøre rent og handle ind efter en knæoperation.",
             "need_since": "2026-09-01",
-            "lives_alone": "yes",
+            "lives_alone": True,
         }
         session.commit()
         preview = filing.preview_routing(session, request, citizen)

@@ -9,7 +9,7 @@ transaction; no Redis call happens here.
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -96,8 +96,16 @@ def _age_on(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
-def check_answer(question: Question, raw: str | None, today: date) -> tuple[str | None, str | None]:
-    """Check one answer; returns (normalised value or None, error message or None)."""
+def check_answer(question: Question, raw, today: date) -> tuple[object, str | None]:
+    """Check one answer; returns (normalised value or None, error message or None).
+
+    Values are stored as routing reads them: yes/no as a boolean, a number as an int,
+    a date as an ISO string, text as text.
+    """
+    if isinstance(raw, bool):  # a stored answer read back
+        raw = "yes" if raw else "no"
+    elif isinstance(raw, int):
+        raw = str(raw)
     value = (raw or "").strip()
     if question.type in ("text", "textarea"):
         value = (raw or "").replace("\r\n", "\n").strip()
@@ -123,7 +131,7 @@ def check_answer(question: Question, raw: str | None, today: date) -> tuple[str 
     if question.type == "yesno":
         if value not in ("yes", "no"):
             return None, _("Select an answer")
-        return value, None
+        return value == "yes", None
     if question.type == "choice":
         if value not in {o.value for o in question.options}:
             return None, _("Select one of the options")
@@ -139,7 +147,7 @@ def check_answer(question: Question, raw: str | None, today: date) -> tuple[str 
             if low is not None:
                 return None, _("Enter a number of at least %(min)s", min=int(low))
             return None, _("Enter a number of at most %(max)s", max=int(high))
-        return str(number), None
+        return number, None
     if question.type == "date":
         day = parse_date(value)
         if day is None:
@@ -290,40 +298,15 @@ def discard_draft(session: Session, citizen: User, request: Request) -> None:
 # --- routing preview ------------------------------------------------------------------
 
 
-@functools.cache
-def _compiled_default_rules():
-    from routing import default_rules_path
-    from routing.engine import compile_rule_set
-    from routing.registry import load_default_registry
-    from routing.rules import load_rule_set
+def routing_facts(request: Request, citizen: User, day: date) -> RequestFacts:
+    """The facts the routing engine will see when the request is filed on ``day``:
+    the same as the worker's (``portal.services.routing.facts_for``), with the
+    municipality from the citizen's current login."""
+    from portal.services.routing import facts_for
 
-    registry = load_default_registry()
-    return compile_rule_set(load_rule_set(default_rules_path(), registry), registry)
-
-
-def routing_facts(definition: ServiceDefinition, request: Request, citizen: User, day: date) -> RequestFacts:
-    """The facts the routing engine sees: service, municipality from the login, and
-    the answers the catalogue marks as routing attributes."""
-    attributes: dict = {}
-    for question in definition.questions():
-        if not question.routing:
-            continue
-        value = (request.answers or {}).get(question.id)
-        if value is None:
-            continue
-        if question.type == "yesno":
-            attributes[question.routing] = value == "yes"
-        elif question.type == "number":
-            attributes[question.routing] = int(value)
-        else:
-            attributes[question.routing] = value
-    if citizen.birth_date and "age" not in attributes:
-        attributes["age"] = _age_on(citizen.birth_date, day)
-    return RequestFacts(
-        service_type=request.service_type_slug,
-        municipality_code=request.municipality_code or citizen.municipality_code or "",
-        filed_on=day,
-        attributes=attributes,
+    facts = facts_for(request, citizen)
+    return dataclasses.replace(
+        facts, filed_on=day, municipality_code=str(citizen.municipality_code or request.municipality_code or "")
     )
 
 
@@ -358,9 +341,11 @@ def preview_routing(session: Session, request: Request, citizen: User, *, day: d
             decision, is_record = RoutingDecision.from_dict(record.decision), True
         except (KeyError, TypeError, ValueError):
             decision = None
-    if decision is None:
+    if decision is None and request.status != RequestStatus.UNROUTABLE:
+        from portal.services.routing import rule_set_in_force
+
         try:
-            decision = _compiled_default_rules().route(routing_facts(definition, request, citizen, day))
+            decision = rule_set_in_force(session, day).compiled.route(routing_facts(request, citizen, day))
         except LookupError:  # NoRoute, UnknownMunicipality: a coordinator routes by hand
             decision = None
     if decision is not None:
@@ -466,8 +451,10 @@ def display_answer(question: Question, value: str | None, locale: str) -> str:
 
     if value is None or value == "":
         return _("Not answered")
+    if question.type == "number":
+        return str(value)
     if question.type == "yesno":
-        return _("Yes") if value == "yes" else _("No")
+        return _("Yes") if value in (True, "yes") else _("No")
     if question.type == "choice":
         return question.option_text(value, locale)
     if question.type == "date":

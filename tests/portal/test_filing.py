@@ -53,7 +53,9 @@ OPTIONAL = Question(id="o", type="text", label={"da": "O", "en": "O"}, required=
         (TEXT, "cpr 010190-1234", None, "Remove the CPR number"),
         (TEXT, "<script>alert(1)</script>", None, "Use 20 characters"),
         (Question(id="h", type="text", label={}), "<b>fed</b>", "<b>fed</b>", None),  # stored as text
-        (NUMBER, "12", "12", None),
+        (NUMBER, "12", 12, None),
+        (Question(id="y", type="yesno", label={}), "no", False, None),
+        (Question(id="y", type="yesno", label={}), True, True, None),  # a stored answer
         (NUMBER, "tolv", None, "Enter a whole number"),
         (NUMBER, "21", None, "between 1 and 20"),
         (PAST, "1 3 2026", "2026-03-01", None),
@@ -168,8 +170,14 @@ def test_preview_home_care_in_odense(app, session):
 
 def test_preview_uses_answers_as_routing_facts(app, session):
     citizen = make_citizen(session, municipality_code="101")
-    abroad = _draft(session, citizen, "child-benefit", {"child_birth_date": "2020-01-01", "lived_abroad": "yes"})
-    at_home = _draft(session, citizen, "child-benefit", {"child_birth_date": "2020-01-01", "lived_abroad": "no"})
+    abroad = _draft(session, citizen, "child-benefit", {"child_birth_date": "2020-01-01"})
+    at_home = _draft(session, citizen, "child-benefit", {"child_birth_date": "2020-01-01"})
+    # Answers saved through the form are stored as routing reads them (a boolean here).
+    with app.test_request_context():
+        for draft, answer in ((abroad, "yes"), (at_home, "no")):
+            assert filing.save_step(session, citizen, draft, "abroad", {"lived_abroad": answer},
+                                    posted_service_type="child-benefit") == {}
+    assert abroad.answers["lived_abroad"] is True
     assert [a.authority_id for a in filing.preview_routing(session, abroad, citizen).assignments] == [
         "state-udbetaling-danmark", "state-skattestyrelsen"]
     assert [a.authority_id for a in filing.preview_routing(session, at_home, citizen).assignments] == [
