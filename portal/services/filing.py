@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -24,7 +24,8 @@ from portal.models import Request, RequestStatus, RoutingRecord, User
 from portal.models.base import utcnow
 from portal.services import audit, outbox
 from portal.services.catalogue import Question, ServiceDefinition, Step, get_service
-from portal.services.workdays import due_date
+from portal.services.deadlines import add_days
+from portal.services.deadlines import danish_today as _danish_today
 from routing.decision import RoutingDecision
 from routing.facts import RequestFacts
 
@@ -50,7 +51,7 @@ class FilingRefused(ValueError):
 
 def danish_today() -> date:
     """Today's date in Denmark: filing dates and deadlines are Danish dates."""
-    return datetime.now(DANISH_TIME).date()
+    return _danish_today()
 
 
 # --- checking answers ----------------------------------------------------------------
@@ -350,9 +351,9 @@ def preview_routing(session: Session, request: Request, citizen: User, *, day: d
             decision = None
     if decision is not None:
         deciding = decision.deciding
-        expected = due_date(day, deciding.target_days, deciding.day_kind)
+        expected = add_days(day, deciding.target_days, deciding.day_kind)
     else:
-        expected = due_date(day, definition.target_days, definition.target_day_kind)
+        expected = add_days(day, definition.target_days, definition.target_day_kind)
     return RoutingPreview(decision, expected, is_record, list(decision.assignments) if decision else [])
 
 
