@@ -461,3 +461,11 @@ def display_answer(question: Question, value: str | None, locale: str) -> str:
     if question.type == "date":
         return format_date(date.fromisoformat(value), "long")
     return value
+
+
+def readable_answers(session: Session, request: Request, locale: str) -> list[tuple[str, str]]:
+    """(question, answer) pairs of a request as the citizen gave them, in the order of
+    the questions of its service-type version (for receipts and caseworker pages)."""
+    definition = definition_of(session, request)
+    answers = request.answers or {}
+    return [(q.text(locale), display_answer(q, answers.get(q.id), locale)) for q in definition.questions()]

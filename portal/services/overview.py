@@ -194,8 +194,14 @@ def reply_to_case(session: Session, citizen: User, case: Case, body: str | None,
         return {"body": _("The form had expired. Write your reply again.")}
     if session.scalar(select(Message.id).where(Message.idempotency_key == idempotency_key)):
         return {}
+    now = utcnow()
+    # Replying means the citizen has read what the authority wrote.
+    for unread in session.scalars(
+        select(Message).where(Message.case_id == case.id, Message.to_citizen.is_(True), Message.read_at.is_(None))
+    ):
+        unread.read_at = now
     message = Message(case_id=case.id, sender_id=citizen.id, to_citizen=False, body=value,
-                      idempotency_key=idempotency_key, created_at=utcnow())
+                      idempotency_key=idempotency_key, created_at=now)
     session.add(message)
     session.flush()
     session.add(CaseEvent(case_id=case.id, kind=EventKind.MESSAGE, actor_id=citizen.id, visible_to_citizen=True,

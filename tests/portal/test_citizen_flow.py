@@ -448,4 +448,5 @@ def test_a_reply_is_sent_once_and_a_cpr_number_is_refused(client, session, login
         assert sent.status_code == 303
     replies = session.scalars(select(Message).where(Message.case_id == case.id, Message.to_citizen.is_(False))).all()
     assert [m.body for m in replies] == ["Her er den."]
+    assert "ny besked" not in client.get("/mine").get_data(as_text=True)  # read once replied
     assert "Dit svar" in client.get(f"/mine/sager/{case.id}").get_data(as_text=True)
