@@ -290,6 +290,7 @@ def test_a_pdf_is_stored_outside_the_web_root_under_a_generated_name(app, client
     attachment = session.get(Request, request_id).attachments[0]
     stored = Path(app.instance_path) / "uploads" / attachment.stored_name
     assert stored.read_bytes() == PDF
+    assert not stored.resolve().is_relative_to(Path(app.static_folder).resolve())  # outside the web root
     assert attachment.filename == "lægeerklæring.pdf" and attachment.stored_name != attachment.filename
     assert attachment.content_type == "application/pdf"
     download = client.get(f"/bilag/{attachment.id}")
@@ -374,6 +375,17 @@ def test_attachments_are_shown_only_to_the_citizen_and_the_authorities_on_the_ca
     assert client.get("/bilag/999999").status_code == 404
     rows = session.scalars(select(AuditEntry).where(AuditEntry.action == "attachment.download")).all()
     assert [(r.actor_id, r.outcome.value) for r in rows] == [(odense.id, "allow"), (aarhus.id, "deny"), (aarhus.id, "deny")]
+
+
+@pytest.mark.parametrize("app_config", [{"REDIS_URL": "redis://127.0.0.1:1/0"}], indirect=True)
+def test_filing_works_while_redis_is_down_and_the_job_waits_in_the_outbox(client, session, login):
+    login(make_citizen(session))
+    request_id, token = _start(client)
+    _fill(client, request_id, token)
+    _html, fields = _check_form(client, request_id)
+    assert client.post(f"/ansoegninger/{request_id}/send", data=fields).status_code == 303
+    assert session.get(Request, request_id).status == RequestStatus.FILED
+    assert [o.status.value for o in session.scalars(select(OutboxMessage))] == ["pending"]
 
 
 # --- rate limit -------------------------------------------------------------------------------
