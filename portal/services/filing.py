@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from portal.models import Request, RequestStatus, RoutingRecord, User
 from portal.models.base import utcnow
 from portal.services import audit, outbox
-from portal.services.catalogue import Question, ServiceDefinition, Step, get_service
+from portal.services.catalogue import Question, ServiceDefinition, Step, get_service, text_in
 from portal.services.deadlines import add_days
 from portal.services.deadlines import danish_today as _danish_today
 from routing.decision import RoutingDecision
@@ -113,6 +113,10 @@ def check_answer(question: Question, raw, today: date) -> tuple[object, str | No
     if not value:
         if not question.required:
             return None, None
+        if question.required_error:
+            from flask_babel import get_locale
+
+            return None, text_in(question.required_error, str(get_locale() or "da"))
         if question.type in ("choice", "yesno"):
             return None, _("Select an answer")
         if question.type == "date":

@@ -20,14 +20,14 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 64
 TEXT = {
     "da": {
         "service": "Hjemmehjælp", "practical": "Praktisk hjælp", "continue": "Fortsæt",
-        "error": "Fejl:", "enter": "Skriv dit svar", "yes": "Ja", "send": "Send ansøgning",
+        "error": "Fejl:", "enter": "Skriv, hvad du har svært ved", "yes": "Ja", "send": "Send ansøgning",
         "check": "Tjek dine svar", "sent": "Ansøgningen er sendt", "explanation": "Din ansøgning går til Odense Kommune",
         "search": "Søg", "query": "rengøring", "start": "Start nu", "overview": "Min oversigt",
         "file_error": "Filen skal være en PDF, PNG eller JPEG",
     },
     "en": {
         "service": "Home care", "practical": "Practical help", "continue": "Continue",
-        "error": "Error:", "enter": "Enter your answer", "yes": "Yes", "send": "Send request",
+        "error": "Error:", "enter": "Enter what you find difficult", "yes": "Yes", "send": "Send request",
         "check": "Check your answers", "sent": "Request sent", "explanation": "Your request goes to Odense Kommune",
         "search": "Search", "query": "cleaning", "start": "Start now", "overview": "My overview",
         "file_error": "The file must be a PDF, PNG or JPEG",

@@ -152,7 +152,7 @@ def test_a_missing_answer_shows_an_error_summary_and_inline_error(client, sessio
     assert "<title>Fejl:" in html
     assert 'class="error-summary"' in html and 'href="#q-need_description"' in html
     assert 'id="q-need_description-error"' in html and 'aria-invalid="true"' in html
-    assert "Skriv dit svar" in html
+    assert "Skriv, hvad du har svært ved" in html  # the question's own message
     assert session.get(Request, request_id).answers == {}
 
 
@@ -172,7 +172,7 @@ def test_errors_in_english_have_an_english_title(client, session, login):
         sess["locale"] = "en"
     request_id, token = _start(client)
     html = _answer(client, request_id, token, "help", {}).get_data(as_text=True)
-    assert "<title>Error:" in html and "Select an answer" in html
+    assert "<title>Error:" in html and "Select what kind of help you need" in html
 
 
 def test_a_cpr_number_in_free_text_is_refused(client, session, login):
