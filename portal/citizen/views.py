@@ -137,6 +137,20 @@ def _back_url(req, definition, step_id: str | None) -> str:
     return url_for("citizen.step", request_id=req.id, step_id=ids[index - 1])
 
 
+def _progress(req, definition, current_id: str | None) -> list[dict]:
+    """The step indicator: every step, answered ones linked so they stay reachable."""
+    incomplete = {s.id for s in filing.incomplete_steps(definition, req.answers or {}, filing.danish_today())}
+    items = []
+    for s in definition.steps:
+        items.append({
+            "heading": s.heading(_locale()),
+            "current": s.id == current_id,
+            "done": s.id not in incomplete,
+            "url": url_for("citizen.step", request_id=req.id, step_id=s.id),
+        })
+    return items
+
+
 @bp.route("/ansoegninger/<int:request_id>/trin/<step_id>", methods=["GET", "POST"])
 @roles_required(Role.CITIZEN)
 def step(request_id: int, step_id: str):
@@ -167,6 +181,7 @@ def step(request_id: int, step_id: str):
     index = [s.id for s in definition.steps].index(step_id)
     response = render_template(
         "citizen/step.html",
+        progress=_progress(req, definition, step_id),
         req=req,
         service=definition,
         step=current,

@@ -207,6 +207,16 @@ def test_drafts_cases_and_reply_errors_pass_axe(live_server, page, language):
     if language == "en":
         page.get_by_role("button", name="English").click()
     page.get_by_role("button", name=TEXT[language]["start"]).click()
+    # A date question left wrong, and "check your answers" with questions missing.
+    page.locator("#q-decision_date").fill("31 2 2026")
+    page.get_by_role("button", name=TEXT[language]["continue"], exact=True).click()
+    assert page.title().startswith(TEXT[language]["error"])
+    assert_accessible(page)
+    draft_url = page.url
+    page.goto(draft_url.rsplit("/trin/", 1)[0] + "/tjek")
+    assert page.title().startswith(TEXT[language]["error"])
+    assert_accessible(page)
+    page.goto(draft_url)
     page.get_by_role("button", name=re.compile("Gem og fortsæt senere|Save and come back later")).click()
     assert page.title().startswith(TEXT[language]["overview"])
     assert_accessible(page)

@@ -242,6 +242,10 @@ def test_a_draft_is_saved_and_resumed_from_the_overview(client, session, login):
     assert resumed.headers["Location"].endswith(f"/ansoegninger/{request_id}/trin/since")
     step = client.get(f"/ansoegninger/{request_id}/trin/need").get_data(as_text=True)
     assert ">Bad</textarea>" in step  # completed steps stay reachable with their answers
+    later = client.get(f"/ansoegninger/{request_id}/trin/relatives").get_data(as_text=True)
+    indicator = later[later.index('class="step-indicator"'):]
+    assert f'href="/ansoegninger/{request_id}/trin/help"' in indicator  # answered: linked
+    assert f'href="/ansoegninger/{request_id}/trin/since"' not in indicator  # not yet answered
     client.post(f"/ansoegninger/{request_id}/slet", data={"csrf_token": token})
     assert session.get(Request, request_id) is None
 
