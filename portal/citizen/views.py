@@ -328,6 +328,13 @@ def submit(request_id: int):
     return redirect(url_for("citizen.receipt", request_id=req.id), code=303)
 
 
+@bp.get("/ansoegninger/<int:request_id>/send")
+@roles_required(Role.CITIZEN)
+def submit_page(request_id: int):
+    """A GET here (the language switch after a refused send) goes back to the check page."""
+    return redirect(url_for("citizen.check", request_id=_own_request(request_id).id))
+
+
 @bp.get("/ansoegninger/<int:request_id>/fortsaet")
 @roles_required(Role.CITIZEN)
 def resume(request_id: int):
@@ -366,7 +373,7 @@ def receipt(request_id: int):
         return redirect(url_for("citizen.resume", request_id=req.id))
     session = get_session()
     definition = filing.definition_of(session, req)
-    summary = next(s for s in overview_service.citizen_requests(session, current_user, _locale()) if s.request.id == req.id)
+    summary = overview_service.request_summary(session, current_user, req, _locale())
     context = {
         "req": req,
         "service": definition,
@@ -441,6 +448,13 @@ def reply(case_id: int):
         return _case_page(case, errors, body, 400)
     flash(_("Your reply was sent."), "success")
     return redirect(url_for("citizen.case", case_id=case.id), code=303)
+
+
+@bp.get("/mine/sager/<int:case_id>/svar")
+@roles_required(Role.CITIZEN)
+def reply_page(case_id: int):
+    """A GET here (the language switch after a refused reply) goes back to the case."""
+    return redirect(url_for("citizen.case", case_id=_own_case(case_id).id))
 
 
 @bp.get("/bilag/<int:attachment_id>")

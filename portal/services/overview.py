@@ -62,6 +62,18 @@ def citizen_requests(session: Session, citizen: User, locale: str) -> list[Reque
     requests = session.scalars(
         select(Request).where(Request.citizen_id == citizen.id).order_by(Request.created_at.desc(), Request.id.desc())
     ).all()
+    return _summaries(session, citizen, requests, locale)
+
+
+def request_summary(session: Session, citizen: User, request: Request, locale: str) -> RequestSummary:
+    """One of the citizen's requests with its cases; raises ``CaseNotFound`` for
+    another citizen's."""
+    if request.citizen_id != citizen.id:
+        raise CaseNotFound(request.id)
+    return _summaries(session, citizen, [request], locale)[0]
+
+
+def _summaries(session: Session, citizen: User, requests, locale: str) -> list[RequestSummary]:
     ids = [r.id for r in requests]
     cases_by_request: dict[int, list[Case]] = {}
     unread: dict[int, int] = {}

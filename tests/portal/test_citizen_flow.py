@@ -214,6 +214,8 @@ def test_a_tampered_authority_id_is_refused_and_files_nothing(client, session, l
     response = client.post(f"/ansoegninger/{request_id}/send", data={**fields, "authority_id": "state-skattestyrelsen"})
     assert response.status_code == 400
     assert "Hvor din ansøgning skal hen, har ændret sig" in response.get_data(as_text=True)
+    # Switching language on the refused page asks for this URL with GET: back to checking.
+    assert client.get(f"/ansoegninger/{request_id}/send").headers["Location"].endswith(f"/ansoegninger/{request_id}/tjek")
     assert session.get(Request, request_id).status == RequestStatus.DRAFT
     assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
