@@ -45,14 +45,13 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from portal import db, errors, redis_conn, security
-    from portal.extensions import babel, csrf, htmx, init_limiter, select_locale
+    from portal.extensions import babel, csrf, htmx, select_locale
 
     db.init_app(app)
     redis_conn.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(Path(__file__).parent / "translations"))
     csrf.init_app(app)
     htmx.init_app(app)
-    init_limiter(app)
     security.init_app(app)
     errors.init_app(app)
 

@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 
 from portal.auth import current_user, login_required, roles_required
 from portal.db import get_session
-from portal.extensions import htmx, limiter
+from portal.extensions import htmx
 from portal.models import RequestStatus, Role, User
 from portal.services import attachments as attachment_service
 from portal.services import catalogue as catalogue_service
@@ -49,10 +49,6 @@ def _limits() -> attachment_service.UploadLimits:
     return attachment_service.UploadLimits(
         max_bytes=current_app.config["UPLOAD_MAX_BYTES"], max_files=current_app.config.get("UPLOAD_MAX_FILES", 10)
     )
-
-
-def _filing_limit() -> str:
-    return current_app.config.get("FILING_RATE_LIMIT", "5 per minute;30 per day")
 
 
 def _own_request(request_id: int):
@@ -97,7 +93,6 @@ def service(slug: str):
 
 @bp.post("/tjenester/<slug>/start")
 @roles_required(Role.CITIZEN)
-@limiter.limit(_filing_limit, key_func=lambda: f"start:{current_user.id}")
 def start(slug: str):
     try:
         draft = filing.start_draft(get_session(), current_user, slug, locale=_locale())
@@ -308,7 +303,6 @@ def check(request_id: int):
 
 @bp.post("/ansoegninger/<int:request_id>/send")
 @roles_required(Role.CITIZEN)
-@limiter.limit(_filing_limit, key_func=lambda: f"file:{current_user.id}")
 def submit(request_id: int):
     req = _own_request(request_id)
     if req.status != RequestStatus.DRAFT:
@@ -471,3 +465,11 @@ def download_attachment(attachment_id: int):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.record_once
+def _limit_filing(state) -> None:
+    # Recorded after the routes above, so their view functions exist when this runs.
+    from portal.citizen import limits
+
+    limits.init_app(state.app)
