@@ -156,11 +156,9 @@ def _origin(url: str) -> str:
 
 
 def register_blueprints(app: Flask) -> None:
-    """The login views, their rate limits, and a citizen overview if none exists yet."""
+    """The login views and their rate limits."""
     from portal.auth import limits
-    from portal.auth.views import bp, overview_bp
+    from portal.auth.views import bp
 
     app.register_blueprint(bp)
-    if "citizen" not in app.blueprints:
-        app.register_blueprint(overview_bp)
     limits.init_app(app)

@@ -18,13 +18,12 @@ from flask import (
     url_for,
 )
 
-from portal.auth import current_user, end_session, roles_required, start_session
+from portal.auth import current_user, end_session, start_session
 from portal.auth.providers import Provider, ProviderError, get_client, get_provider
 from portal.auth.sessions import now
 from portal.auth.tokens import TokenRejected, validate_id_token, validate_logout_token
 from portal.db import get_session
 from portal.extensions import csrf
-from portal.models import Role
 from portal.services import accounts
 
 log = logging.getLogger(__name__)
@@ -256,15 +255,3 @@ def _first_use(provider: str, jti: str, until: float) -> bool:
     key = f"{current_app.config['SESSION_KEY_PREFIX']}logout-jti:{provider}:{jti}"
     ttl = max(60, int(until - now()))
     return bool(get_redis().set(key, "1", nx=True, ex=ttl))
-
-
-# The citizen's own overview, until the citizen area provides one -----------------------
-
-overview_bp = Blueprint("citizen", __name__)
-
-
-@overview_bp.get("/mine")
-@roles_required(Role.CITIZEN)
-def overview():
-    """A placeholder for the citizen's own overview."""
-    return render_template("auth/overview.html", user=current_user)
