@@ -176,7 +176,7 @@ def worker(queues: str, burst: bool, no_relay: bool, simple: bool) -> None:
     if restart:
         logging.getLogger(__name__).warning("worker: stopped on an error; starting again in 2 s")
         time.sleep(2)
-        os.execv(sys.executable, [sys.executable, "-m", "portal.cli", *sys.argv[1:]])
+        os.execv(sys.executable, [sys.executable, "-m", "portal.cli", *sys.argv[1:]])  # noqa: S606 - our own command
 
 
 def _child_env() -> dict:

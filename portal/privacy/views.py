@@ -7,7 +7,6 @@ import json
 
 from flask import Blueprint, Response, render_template
 from flask_babel import lazy_gettext as _l
-
 from sqlalchemy import select
 
 from portal.auth import current_user, roles_required
