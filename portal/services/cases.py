@@ -17,7 +17,7 @@ from functools import lru_cache
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.models import (
@@ -145,20 +145,39 @@ def decide(session: Session, request: Request):
     # Stand-in until the routing area's portal service (published rule sets, cache,
     # RoutingRecord) is merged: then this calls that service.
     day = request.filed_on or danish_today()
-    published = session.scalar(
-        select(RuleSet).where(
-            RuleSet.status == RuleSetStatus.PUBLISHED, RuleSet.valid_from <= day,
-            or_(RuleSet.valid_to.is_(None), RuleSet.valid_to > day),
-        ).order_by(RuleSet.version.desc()).limit(1)
-    )
+    published = _published_rule_set(session, day)
     if published is not None:
-        compiled, number = _compiled(f"rule-set-{published.version}", published.source), published.version
+        compiled, number = _compiled(f"rule-set-{published[0]}", published[1]), published[0]
     else:
         compiled, number = _compiled("default", None), 0
     answers = request.answers or {}
     attributes = {k: answers[k] for k in ("age", "lived_abroad", "insured") if k in answers}
     facts = RequestFacts(request.service_type_slug, str(request.municipality_code or ""), day, attributes)
     return compiled.route(facts), number
+
+
+_PUBLISHED_CACHE: dict[tuple[str, date], tuple[float, tuple[int, str] | None]] = {}
+
+
+def _published_rule_set(session: Session, day: date) -> tuple[int, str] | None:
+    """(version, source) of the published rule set valid on ``day``, looked up at most
+    every 30 seconds per process (publishing takes effect within that time)."""
+    import time
+
+    now = time.monotonic()
+    key = (str(session.get_bind().engine.url), day)
+    hit = _PUBLISHED_CACHE.get(key)
+    if hit is not None and now - hit[0] < 30:
+        return hit[1]
+    row = session.scalar(
+        select(RuleSet).where(
+            RuleSet.status == RuleSetStatus.PUBLISHED, RuleSet.valid_from <= day,
+            or_(RuleSet.valid_to.is_(None), RuleSet.valid_to > day),
+        ).order_by(RuleSet.version.desc()).limit(1)
+    )
+    value = (row.version, row.source) if row is not None else None
+    _PUBLISHED_CACHE[key] = (now, value)
+    return value
 
 
 def route_request(session: Session, request_id: int) -> list[Case]:
@@ -210,7 +229,7 @@ def route_request(session: Session, request_id: int) -> list[Case]:
         })
         _event(session, case, EventKind.DEADLINE_SET, None, _deadline_data(case, assignment.day_kind))
         queue_notification(session, key=f"case-opened:{case.id}", user=request.citizen,
-                           kind="case_opened", reference=case.reference, case_id=case.id)
+                           kind="case_opened", reference=case.reference, case_id=case.id, new_cause=True)
         cases.append(case)
     request.status = RequestStatus.ROUTED
     audit.record(session, actor=None, action="request.routed", request_id=request.id,
@@ -227,9 +246,9 @@ def route_request(session: Session, request_id: int) -> list[Case]:
 
 
 def _lock_request(session: Session, request_id: int) -> Request | None:
-    stmt = select(Request).where(Request.id == request_id)
+    stmt = select(Request).where(Request.id == request_id).options(joinedload(Request.citizen))
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(of=Request)
     return session.scalar(stmt)
 
 
