@@ -4,6 +4,8 @@ expected date. axe-core checks the inbox and case pages in both languages."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import select
 
@@ -86,8 +88,19 @@ def test_reject_to_udbetaling_danmark_accept_there_and_the_citizen_sees_it(brows
         assert handover.sent_at is not None and handover.accepted_at >= handover.sent_at
         expected = case.target_due.isoformat()
 
-    # The citizen's data page shows the handover and the new expected date.
+    # The citizen's case page (citizen area) shows the handover and the new expected date.
+    from babel.dates import format_date
+
     page = signed_in_page(browser, live_server, ids["citizen"])
+    page.goto(live_server.url + f"/mine/sager/{ids['case']}")
+    main = page.locator("main").inner_text()
+    assert "Ansvarlig myndighed\nUdbetaling Danmark" in main or "Ansvarlig myndighed\tUdbetaling Danmark" in main
+    assert "Din sag blev sendt videre til Udbetaling Danmark, som behandler den." in main
+    assert "Udbetaling Danmark har overtaget din sag." in main
+    assert format_date(date.fromisoformat(expected), "long", locale="da") in main
+    assert_accessible(page)
+
+    # So does the citizen's data page (GDPR Art. 15), with the handover's times.
     page.goto(live_server.url + "/mine/privacy/data")
     assert page.locator(".case-authority").inner_text() == "Udbetaling Danmark"
     assert page.locator(".expected-by").inner_text() == expected
