@@ -27,6 +27,8 @@ ACCESS_LABEL = {
     "case.status": _l("Changed the status"),
     "case.assign": _l("Assigned a caseworker"),
     "case.message": _l("Wrote to you"),
+    "attachment.download": _l("Downloaded an attachment"),
+    "routing.decided": _l("Routed your request"),
 }
 
 

@@ -119,7 +119,7 @@ class Processes:
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc in self.running:
             try:
-                proc.wait(15)
+                proc.wait(5)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
