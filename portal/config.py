@@ -73,6 +73,10 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "RETENTION_DAYS": int(env.get("RETENTION_DAYS", str(5 * 365))),
+        # Statistics: figures based on fewer cases are not shown (privacy, noise).
+        "STATS_MIN_COUNT": int(env.get("STATS_MIN_COUNT", "10")),
+        # /metrics: a bearer token; unset means loopback clients only.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
     }
 
 

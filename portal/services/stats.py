@@ -110,6 +110,33 @@ class RefreshResult:
     days: int
     seconds: float
     full: bool
+    skipped: bool = False
+
+
+REFRESH_LOCK = 8_000_008  # PostgreSQL advisory lock key: one refresh at a time
+
+
+def schedule_refresh(session: Session, *, full: bool = False) -> bool:
+    """Queue a refresh through the outbox unless one is already waiting. Commits.
+
+    Returns whether a job was added. The clock (``indgang stats clock``) calls this
+    periodically; services may call it after changing many cases.
+    """
+    from portal.models import OutboxMessage, OutboxStatus
+    from portal.services.outbox import add_job
+    from portal.stats.jobs import refresh_statistics
+
+    waiting = session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.job == refresh_statistics.job_spec.name,
+            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.ENQUEUED]),
+        )
+    )
+    if waiting:
+        return False
+    add_job(session, refresh_statistics, full=full)
+    session.commit()
+    return True
 
 
 def refresh(session: Session, *, full: bool = False, as_of: datetime | None = None) -> RefreshResult:
@@ -123,6 +150,9 @@ def refresh(session: Session, *, full: bool = False, as_of: datetime | None = No
     started = time.perf_counter()
     as_of = as_of or utcnow()
     d = _Dialect(session)
+    if d.pg and not session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": REFRESH_LOCK}):
+        session.rollback()  # another refresh is running; it will fold our events in too
+        return RefreshResult(0, 0, time.perf_counter() - started, full, skipped=True)
     ensure_calendar(session)
     state = session.execute(select(stats_state).where(stats_state.c.id == 1)).first()
     last_event = state.last_event_id if state and not full else 0
@@ -518,7 +548,7 @@ def dashboard(session: Session, filters: Filters, *, today: date | None = None, 
     rules = _rules(session, filters)
     backlog, backlog_hist = _backlog(session, filters, today or date.today())
     stuck = stuck_cases(session, filters, today=today, limit=stuck_limit, visible_to=scope)
-    refreshed = session.scalar(select(stats_state.c.refreshed_at).where(stats_state.c.id == 1))
+    refreshed = refreshed_at(session)
     return Dashboard(filters, total, dict(sorted(by_period.items())), dict(by_region), dict(sorted(by_service.items())),
                      handovers, handovers_total, rules, backlog, backlog_hist, stuck, refreshed)
 
@@ -973,6 +1003,11 @@ def public_results(session: Session, *, min_count: int = DEFAULT_MIN_COUNT, sinc
         out.append(PublicRow(row.authority_id, names.get(row.authority_id, row.authority_id), row.service_type,
                              f.cases if shown else 0, median, None if share is None else 100 * share, shown))
     return sorted(out, key=lambda r: (r.authority, r.service_type))
+
+
+def refreshed_at(session: Session) -> datetime | None:
+    """When the statistics tables were last refreshed (None: never)."""
+    return session.scalar(select(stats_state.c.refreshed_at).where(stats_state.c.id == 1))
 
 
 def service_types(session: Session) -> list[str]:
