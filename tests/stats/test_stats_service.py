@@ -185,3 +185,12 @@ def test_public_results_show_no_figure_below_the_minimum(session, history):
     assert home.shown and (home.cases, home.median_days, home.target_share) == (2, 0, 50.0)
     cash = by_key[(h.M461, "cash-benefit")]
     assert not cash.shown and (cash.cases, cash.median_days, cash.target_share) == (0, None, None)
+
+
+def test_monthly_rollup_and_daily_rows_give_the_same_figures(session, history):
+    monthly = stats.dashboard(session, stats.Filters(date_from=date(2026, 11, 1), date_to=date(2026, 11, 30)), today=h.TODAY)
+    daily = stats.dashboard(session, stats.Filters(date_from=date(2026, 11, 2), date_to=date(2026, 11, 29)), today=h.TODAY)
+    assert stats._source(stats.Filters(date_from=date(2026, 11, 1), date_to=date(2026, 11, 30)))[1] == "month"
+    assert stats._source(stats.Filters(date_from=date(2026, 11, 2)))[1] == "day"
+    assert monthly.total.values == daily.total.values
+    assert stats.service_types(session) == ["cash-benefit", "discharge-help", "home-care"]
