@@ -785,6 +785,13 @@ def _filters_dict(filters: Filters) -> dict:
     return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in filters.__dict__.items() if v}
 
 
+def record_view(session: Session, user: User, filters: Filters, cases_listed: int) -> None:
+    """Audit a dashboard view that listed cases (the stuck cases). Commits."""
+    audit.record(session, actor=user, action="stats.dashboard_viewed",
+                 details={"filters": _filters_dict(filters), "cases_listed": cases_listed})
+    session.commit()
+
+
 def record_export(session: Session, user: User, table: str, filters: Filters) -> None:
     """Audit a CSV export of a statistics table (commits)."""
     audit.record(session, actor=user, action="stats.export", details={"table": table, "filters": _filters_dict(filters)})
@@ -893,6 +900,12 @@ def create_target(session: Session, user: User, *, measure: str, threshold_perce
         within_days = None
     if authority_id and session.get(Authority, authority_id) is None:
         raise TargetError("authority_id", "unknown authority")
+    if user.role is Role.COORDINATOR:
+        # A coordinator steers their own authority; targets across authorities are
+        # set by administrators. An empty choice means the coordinator's authority.
+        authority_id = authority_id or user.authority_id
+        if authority_id != user.authority_id:
+            raise TargetError("authority_id", "coordinators set targets for their own authority")
     target = Target(measure=kind, threshold_percent=threshold_percent, within_days=within_days, due_on=due_on,
                     authority_id=authority_id or None, service_type=service_type or None, published=published,
                     created_by_id=user.id)

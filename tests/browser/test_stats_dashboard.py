@@ -24,7 +24,8 @@ def seeded(live_server):
         coordinator = factories.make_staff(session, authority_id=h.M461, role=Role.COORDINATOR)
         session.commit()
         stats.refresh(session, as_of=h.AS_OF)
-        stats.create_target(session, coordinator, measure="handover_within", threshold_percent=90, within_days=2,
+        admin = factories.make_staff(session, authority_id=h.M101, role=Role.ADMINISTRATOR)
+        stats.create_target(session, admin, measure="handover_within", threshold_percent=90, within_days=2,
                             due_on=h.TODAY.replace(year=2027), authority_id=None, service_type=None)
         return {"coordinator_id": coordinator.id, "references": {k: v.reference for k, v in rows.items()}}
     finally:
