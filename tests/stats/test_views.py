@@ -188,3 +188,14 @@ def test_metrics_for_loopback_or_token_only(client, app, session):
     assert client.get("/metrics").status_code == 404
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 404
     assert client.get("/metrics", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_benchmark_filters_answer_htmx_with_the_table_only(client, login, coordinator, history):
+    login(coordinator)
+    response = client.get("/stats/benchmark?measure=target_share&region=region-1083",
+                          headers={"HX-Request": "true", "HX-Target": "benchmark-results"})
+    html = response.get_data(as_text=True)
+    assert "<html" not in html and 'id="benchmark-heading"' in html
+    assert "HX-Request" in response.headers["Vary"]
+    assert "Aalborg" not in html  # Region Nordjylland is filtered out
+    assert "Odense" in html
