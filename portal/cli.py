@@ -41,6 +41,9 @@ def register(app: Flask) -> None:
     for command in (db_group, authorities_group, demo_group, worker, relay_command, dev,
                     routing_group, idp_command):
         app.cli.add_command(command)
+    from portal.stats.cli import register as register_stats
+
+    register_stats(app)
 
 
 # --- database -----------------------------------------------------------------------
