@@ -67,6 +67,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from portal.health.views import bp as health_bp
     from portal.main.views import bp as main_bp
+    from portal.plans.views import bp as plans_bp
 
-    for bp in (main_bp, health_bp):
+    for bp in (main_bp, health_bp, plans_bp):
         app.register_blueprint(bp)

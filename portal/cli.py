@@ -37,6 +37,9 @@ def register(app: Flask) -> None:
     """Attach the commands to ``app`` (so ``flask --app portal`` has them too)."""
     for command in (db_group, authorities_group, demo_group, worker, relay_command, dev):
         app.cli.add_command(command)
+    from portal.plans.cli import plans_group
+
+    app.cli.add_command(plans_group)
 
 
 # --- database -----------------------------------------------------------------------
