@@ -34,7 +34,8 @@ bp = Blueprint("plans", __name__, url_prefix="/plans")
 
 @bp.errorhandler(svc.PlanNotFound)
 def _not_found(_exc):
-    abort(404)
+    # The same page and status as any missing page: nothing tells "denied" apart.
+    return render_template("error.html", code=404, name="Not Found"), 404
 
 
 @bp.app_template_global("plan_progress_chart")
