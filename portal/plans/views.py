@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from portal.auth import current_user, login_required
 from portal.db import get_session
@@ -94,7 +95,10 @@ def index():
         involved = svc.involved_authorities(session, current_user.id)
         return render_template("plans/index.html", plans=rows, can_start=len(involved) >= 2 and not any(
             p.status == "active" for p in rows))
-    return render_template("plans/index.html", plans=rows, can_start=True,
+    names = {u.id: u.name for u in session.scalars(select(User).where(User.id.in_({p.citizen_id for p in rows})))}
+    authorities = {a.id: a for a in session.scalars(select(Authority).where(
+        Authority.id.in_({p.lead_authority_id for p in rows})))}
+    return render_template("plans/index.html", plans=rows, can_start=True, names=names, authorities=authorities,
                            citizens=svc.citizens_with_cases_at(session, current_user.authority_id))
 
 

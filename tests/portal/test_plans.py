@@ -551,3 +551,83 @@ def test_export_and_print_hold_the_whole_plan_and_staff_exports_are_audited(clie
     assert audit_rows(session, "plan.export")[-1].actor_id == aarhus.region_worker.id
     printed = client.get(f"/plans/{plan.id}/print").get_data(as_text=True)
     assert "Gå 1 km" in printed and "css/plans.css" in printed and "Rediger" not in printed
+
+
+def test_the_citizens_own_words_refuse_a_stale_form(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    login(aarhus.citizen)
+    path = f"/plans/{plan.id}/own-words"
+    token = csrf_token(client, path)
+    version = session.get(Plan, plan.id).version
+    assert client.post(path, data={"csrf_token": token, "version": str(version), "situation": "Bedre nu",
+                                   "wishes": "Cykle"}).status_code == 303
+    stale = client.post(path, data={"csrf_token": token, "version": str(version), "situation": "Gammel tekst",
+                                    "wishes": ""})
+    assert stale.status_code == 409 and "Planen blev ændret, mens du skrev" in stale.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Plan, plan.id).situation == "Bedre nu"
+    with pytest.raises(svc.PlanNotFound):
+        svc.update_own_words(session, aarhus.municipality_worker, plan.id, situation="x", wishes="y", version=version)
+
+
+def test_a_proposal_about_one_action_goes_to_those_it_concerns(session, aarhus):
+    plan = start(session, aarhus)  # lead: Aarhus
+    svc.become_coordinator(session, aarhus.region_worker, plan.id)
+    svc.become_coordinator(session, aarhus.municipality_worker, plan.id)
+    goal = svc.add_goal(session, aarhus.region_worker, plan.id, goal_form())
+    region_action = svc.add_action(session, aarhus.region_worker, plan.id, goal.id, action_form(REGION))
+    before = {n.id for n in session.scalars(select(PlanNotification))}
+    svc.add_comment(session, aarhus.citizen, plan.id, "Kan det rykkes?", "proposal", region_action.id)
+    new = [n for n in session.scalars(select(PlanNotification)) if n.id not in before]
+    # The responsible authority's coordinator and the lead's coordinator.
+    assert sorted(n.user_id for n in new) == sorted([aarhus.region_worker.id, aarhus.municipality_worker.id])
+    other_plan_action = 10**9
+    with pytest.raises(svc.PlanNotFound):
+        svc.add_comment(session, aarhus.citizen, plan.id, "x", "comment", other_plan_action)
+
+
+def test_the_remind_command_queues_reminders(runner, session, aarhus):
+    plan = start(session, aarhus)
+    day = (plan.review_on - timedelta(days=3)).isoformat()
+    result = runner.invoke(args=["plans", "remind", "--today", day])
+    assert result.exit_code == 0, result.output
+    assert "1 review reminder(s) queued" in result.output  # the citizen; no lead coordinator named yet
+    again = runner.invoke(args=["plans", "remind", "--today", day])
+    assert "0 review reminder(s) queued" in again.output
+
+
+def test_a_notification_travels_through_the_outbox_relay_and_an_rq_worker(app, session, aarhus):
+    import socket
+
+    from aiosmtpd.controller import Controller
+    from rq import SimpleWorker
+
+    from portal.redis_conn import get_redis
+    from portal.services.outbox import relay
+
+    received = []
+
+    class Inbox:
+        async def handle_DATA(self, server, session_, envelope):  # noqa: N802 - aiosmtpd's name
+            received.append(envelope.rcpt_tos)
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port)
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        plan = start(session, aarhus)
+        svc.become_coordinator(session, aarhus.municipality_worker, plan.id)
+        svc.add_comment(session, aarhus.citizen, plan.id, "Tak for i dag")
+        redis = get_redis(app)
+        assert relay(session, redis) == 1
+        SimpleWorker(["default"], connection=redis).work(burst=True)
+    finally:
+        controller.stop()
+    assert received == [[aarhus.municipality_worker.email]]
+    session.expire_all()
+    note = session.scalar(select(PlanNotification).where(PlanNotification.plan_id == plan.id))
+    assert note.status == "sent" and note.sent_at is not None

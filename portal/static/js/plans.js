@@ -19,3 +19,20 @@
     }
   });
 })();
+(function () {
+  "use strict";
+  // A poll that brings changes replaces the live part; keep keyboard focus on the
+  // same link or button (by id) so nobody loses their place.
+  var focusedId = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var active = document.activeElement;
+    focusedId = (event.detail.target && event.detail.target.id === "plan-live" && active && active.id &&
+      event.detail.target.contains(active)) ? active.id : null;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!focusedId) { return; }
+    var again = document.getElementById(focusedId);
+    if (again) { again.focus(); }
+    focusedId = null;
+  });
+})();
