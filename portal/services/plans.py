@@ -827,11 +827,12 @@ def _apply_template(session: Session, plan: Plan, actor: User, template: dict, l
 
 
 def _coordinator_placeholder(session: Session, authority_id: str, locale: str) -> str:
+    """Until the authority names its coordinator, the action names the role; the
+    page shows the authority beside it."""
     from flask_babel import force_locale, gettext
 
-    authority = session.get(Authority, authority_id)
     with force_locale(locale):
-        return gettext("Coordinator at %(authority)s", authority=authority.name(locale))
+        return gettext("Coordinator (to be named)")
 
 
 def apply_template(session: Session, actor: User, plan_id: int, slug: str, locale: str = "da",
