@@ -595,6 +595,14 @@ def _action_fields(session: Session, access: Access, form, *, creating: bool) ->
         errors["responsible"] = _l("Choose who is responsible: you or one authority on the plan.")
     if not values["responsible_name"] and "responsible" not in errors:
         errors["responsible_name"] = _l("Enter the name of the person responsible.")
+    values["responsible_user_id"] = None
+    if values.get("authority_id") and values["responsible_name"]:
+        # A name that matches exactly one member of that authority's staff links the
+        # action to them, so they are told about changes to it.
+        matches = session.scalars(select(User.id).where(
+            User.authority_id == values["authority_id"],
+            func.lower(User.name) == values["responsible_name"].lower())).all()
+        values["responsible_user_id"] = matches[0] if len(matches) == 1 else None
     values["due_on"] = _parse_date(form.get("due_on"), "due_on", errors, _l("Enter a due date, like 2027-01-31."))
     status = (form.get("status") or ActionStatus.PLANNED.value).strip()
     try:

@@ -633,3 +633,17 @@ def test_a_notification_travels_through_the_outbox_relay_and_an_rq_worker(app, s
     session.expire_all()
     note = session.scalar(select(PlanNotification).where(PlanNotification.plan_id == plan.id))
     assert note.status == "sent" and note.sent_at is not None
+
+
+def test_a_named_responsible_on_the_staff_is_linked_and_told_about_changes(session, aarhus):
+    plan = start(session, aarhus)
+    svc.become_coordinator(session, aarhus.municipality_worker, plan.id)
+    goal = svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form())
+    action = svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id,
+                            action_form(REGION, responsible_name="rita region"))
+    assert action.responsible_user_id == aarhus.region_worker.id
+    notified = {n.user_id for n in session.scalars(select(PlanNotification).where(PlanNotification.plan_id == plan.id))}
+    assert aarhus.region_worker.id in notified
+    unknown = svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id,
+                             action_form(REGION, responsible_name="Ukendt Person"))
+    assert unknown.responsible_user_id is None and unknown.responsible_name == "Ukendt Person"
