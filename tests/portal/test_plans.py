@@ -292,7 +292,7 @@ def test_the_citizen_marks_their_own_action_done_but_not_an_authoritys(client, l
                           action_form("citizen", title="Gå en tur"))
     login(aarhus.citizen)
     html = client.get(f"/plans/{plan.id}").get_data(as_text=True)
-    assert html.count("Marker som udført") == 1
+    assert html.count('id="done-action-') == 1 and f'id="done-action-{mine.id}"' in html
     token = csrf_token(client, f"/plans/{plan.id}")
     assert client.post(f"/plans/{plan.id}/actions/{theirs.id}/done",
                        data={"csrf_token": token, "version": "1"}).status_code == 404
@@ -532,7 +532,7 @@ def test_measurements_show_as_a_chart_with_a_table_and_overdue_actions_are_flagg
     html = client.get(f"/plans/{plan.id}").get_data(as_text=True)
     assert '<svg role="img"' in html and "<polyline" in html and "50%" in html
     assert "<td>550</td>" in html
-    assert "Forsinket" in html and "1 handling er over sin frist." in html
+    assert '<strong class="tag overdue">' in html and "1 handling er over sin frist." in html
     with pytest.raises(svc.PlanConflict):
         svc.record_measurement(session, aarhus.municipality_worker, plan.id, goal.id, value="600",
                                measured_on=date.today().isoformat(), version=1)
