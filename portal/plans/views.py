@@ -154,10 +154,11 @@ def live(plan_id: int):
     seen: nothing changed gives 204 (htmx keeps the page); a change gives the new
     part. Without htmx this is the plan page itself."""
     session = get_session()
+    since = request.args.get("since", type=int) or 0
+    changed = svc.changed_since(session, current_user, plan_id, since)  # refuses like the page
     if not request.headers.get("HX-Request"):
         return _vary(redirect(url_for("plans.show", plan_id=plan_id), code=303))
-    since = request.args.get("since", type=int) or 0
-    if not svc.changed_since(session, current_user, plan_id, since):
+    if not changed:
         return _vary(current_app.response_class(status=204))
     view = svc.view_plan(session, current_user, plan_id)
     html = render_template("plans/_live.html", view=view, poll_seconds=_poll_seconds(), from_poll=True)

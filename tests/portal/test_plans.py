@@ -647,3 +647,51 @@ def test_a_named_responsible_on_the_staff_is_linked_and_told_about_changes(sessi
     unknown = svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id,
                              action_form(REGION, responsible_name="Ukendt Person"))
     assert unknown.responsible_user_id is None and unknown.responsible_name == "Ukendt Person"
+
+
+def deny_count(session) -> int:
+    session.expire_all()
+    return len(session.scalars(select(AuditEntry.id).where(AuditEntry.outcome == AuditOutcome.DENY)).all())
+
+
+def _plan_rules(app):
+    return sorted((r for r in app.url_map.iter_rules() if r.endpoint.startswith("plans.") and "plan_id" in r.arguments),
+                  key=lambda r: r.rule)
+
+
+@pytest.mark.parametrize("who", ["withdrawn_region", "other_authority", "other_citizen"])
+def test_every_plan_route_answers_404_like_a_missing_plan_with_a_deny_row(app, client, login, session, aarhus, who):
+    """Walk every route of the plans blueprint that takes a plan id, GET (page and
+    htmx) and POST with a valid CSRF token: the refused user gets exactly what a
+    missing plan gives, and each refusal is audited."""
+    plan = start(session, aarhus)
+    goal = svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form())
+    action = svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id, action_form(AARHUS))
+    svc.set_consent(session, aarhus.citizen, plan.id, REGION, give=False)
+    user = {"withdrawn_region": aarhus.region_worker,
+            "other_authority": make_staff(session, "municipality-461"),
+            "other_citizen": make_citizen(session, municipality_code="751")}[who]
+    login(user)
+    token = csrf_token(client, "/")
+    volatile = re.compile(r'name="csrf_token" value="[^"]*"|"X-CSRFToken": "[^"]*"|[0-9a-f]{16,64}')
+    missing_plan = 10**9
+    rules = _plan_rules(app)
+    assert len(rules) >= 15
+    for rule in rules:
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for headers in ({}, {"HX-Request": "true"}):
+                answers = []
+                for plan_id in (plan.id, missing_plan):
+                    values = {"plan_id": plan_id, "goal_id": goal.id, "action_id": action.id}
+                    path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
+                    before = deny_count(session)
+                    data = {"csrf_token": token, "version": "1", "authority": AARHUS, "give": "1",
+                            "body": "x", "title": "x"} if method == "POST" else None
+                    response = client.open(path, method=method, data=data, headers=headers)
+                    assert response.status_code == 404, (method, path, headers, response.status_code)
+                    assert deny_count(session) == before + 1, f"not one deny row for {method} {path}"
+                    answers.append(volatile.sub("", response.get_data(as_text=True).replace(path, "<path>")))
+                assert answers[0] == answers[1], (method, rule.rule)
+    # Nothing changed on the plan.
+    session.expire_all()
+    assert session.get(Action, action.id).version == 1
