@@ -179,11 +179,22 @@ def test_plan_pages_pass_axe_in_both_languages(server, people, browser, language
             for path in paths:
                 page.goto(server.url + path)
                 assert_accessible(page)
-            # An error state too: an empty goal form.
+            # Error states too: an empty goal form, and an edit conflict.
             if who == "municipality":
                 page.goto(server.url + f"/plans/{plan_id}/goals/new")
                 page.locator("form[novalidate] button[type=submit]").click()
                 expect(page.locator(".error-summary")).to_be_visible()
+                assert_accessible(page)
+                edit = server.url + f"/plans/{plan_id}/actions/{action_id}/edit"
+                other = ctx.new_page()
+                page.goto(edit)
+                other.goto(edit)
+                other.locator("#title").fill("Gemt først")
+                other.locator("form[novalidate] button[type=submit]").click()
+                page.locator("#title").fill("Gemt bagefter")
+                page.locator("form[novalidate] button[type=submit]").click()
+                expect(page.locator("#conflict-title")).to_be_visible()
+                expect(page).to_have_title(re.compile("^(Fejl|Error):"))
                 assert_accessible(page)
         finally:
             ctx.close()

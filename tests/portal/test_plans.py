@@ -695,3 +695,32 @@ def test_every_plan_route_answers_404_like_a_missing_plan_with_a_deny_row(app, c
     # Nothing changed on the plan.
     session.expire_all()
     assert session.get(Action, action.id).version == 1
+
+
+def test_a_caseworker_starts_a_plan_on_behalf_through_the_pages(client, login, session, aarhus):
+    login(aarhus.municipality_worker)
+    index = client.get("/plans").get_data(as_text=True)
+    assert "Ane Aarhus" in index  # offered: a citizen with a case here
+    path = f"/plans/new?citizen_id={aarhus.citizen.id}"
+    token = csrf_token(client, path)
+    missing = client.post(path, data={"csrf_token": token, "lead_authority": AARHUS})
+    assert missing.status_code == 400 and 'href="#consent_confirmed"' in missing.get_data(as_text=True)
+    done = client.post(path, data={"csrf_token": token, "lead_authority": AARHUS, "consent_confirmed": "1",
+                                   "situation": "Fortalt på mødet", "template": "return-to-work"})
+    assert done.status_code == 303
+    plan = svc.active_plan_of(session, aarhus.citizen.id)
+    assert done.headers["Location"].endswith(f"/plans/{plan.id}")
+    assert len(plan.goals) == 2
+    assert "Plan for Ane Aarhus" in client.get("/plans").get_data(as_text=True)
+    # A citizen with no case at this authority is not offered, and cannot be forced.
+    stranger = make_citizen(session, municipality_code="461")
+    make_case(session, make_request(session, stranger), "municipality-461")
+    assert client.get(f"/plans/new?citizen_id={stranger.id}").status_code == 404
+
+
+def test_plan_changes_need_a_csrf_token(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    login(aarhus.citizen)
+    response = client.post(f"/plans/{plan.id}/consent", data={"authority": REGION, "give": "0"})
+    assert response.status_code == 400
+    assert all(p.has_consent for p in session.get(Plan, plan.id).participants)
