@@ -293,6 +293,36 @@ def new_goal(plan_id: int):
                            error_title=bool(errors)), (400 if errors else 200)
 
 
+@bp.route("/<int:plan_id>/goals/<int:goal_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_goal(plan_id: int, goal_id: int):
+    """Change a goal; like actions, a stale form answers 409 and overwrites nothing."""
+    session = get_session()
+    errors, form, conflict = {}, request.form, None
+    if request.method == "POST":
+        try:
+            svc.update_goal(session, current_user, plan_id, goal_id, form, version=_version())
+        except svc.PlanInvalid as exc:
+            errors = exc.errors
+        except svc.PlanConflict as exc:
+            conflict = exc.current
+        else:
+            flash(_("The goal has been saved."), "success")
+            return redirect(url_for("plans.show", plan_id=plan_id, _anchor=f"goal-{goal_id}"), code=303)
+    view = _staff_view(plan_id, "plan.goal_form")
+    goal = next((g for g in view.plan.goals if g.id == goal_id), None)
+    if goal is None:
+        abort(404)
+    if request.method == "GET" or conflict is not None:
+        form = {"title": goal.title, "measure": goal.measure, "baseline": _number(goal.baseline),
+                "target_value": _number(goal.target_value), "due_on": goal.due_on.isoformat(),
+                "agreed_by": goal.agreed_by}
+    status = 409 if conflict is not None else 400 if errors else 200
+    return render_template("plans/goal_form.html", view=view, form=form, errors=errors, goal=goal,
+                           conflict=conflict, mine=request.form if conflict is not None else None,
+                           error_title=bool(errors or conflict)), status
+
+
 @bp.route("/<int:plan_id>/goals/<int:goal_id>/measurements", methods=["GET", "POST"])
 @login_required
 def measurement(plan_id: int, goal_id: int):

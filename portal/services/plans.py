@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.models import (
@@ -174,7 +174,8 @@ def authorize(session: Session, user: User, plan_id: int, action: str = "plan.vi
     404 and writes nothing else. An allowed staff access adds an ``allow`` row for
     ``action`` to the session; the caller commits it with its change.
     """
-    plan = session.get(Plan, plan_id)
+    plan = session.get(Plan, plan_id, options=[
+        selectinload(Plan.participants), selectinload(Plan.goals).selectinload(Goal.actions)])
     if user.role == Role.CITIZEN:
         if plan is not None and plan.citizen_id == user.id:
             return Access(plan, user, None)
@@ -532,6 +533,27 @@ def add_goal(session: Session, actor: User, plan_id: int, form) -> Goal:
     change = _log(session, access.plan, actor, "goal_added", goal_id=goal.id, title=goal.title)
     _notify_participants(session, access.plan, change, actor)
     session.commit()
+    return goal
+
+
+def update_goal(session: Session, actor: User, plan_id: int, goal_id: int, form, *, version: int) -> Goal:
+    """A caseworker of any authority on the plan changes a goal (every change is
+    logged and the coordinators told). Raises ``PlanConflict`` for a stale form,
+    ``PlanInvalid``/``PlanNotFound``. Commits."""
+    access = authorize(session, actor, plan_id, "plan.goal_changed")
+    goal = _goal_of(session, access, goal_id)
+    if access.is_citizen:
+        refuse(session, access, "plan.goal_changed", goal_id)
+    if goal.version != version:
+        raise PlanConflict(goal)
+    values = _goal_fields(form)
+    changed = {k: [_plain(getattr(goal, k)), _plain(v)] for k, v in values.items() if getattr(goal, k) != v}
+    for key, value in values.items():
+        setattr(goal, key, value)
+    change = _log(session, access.plan, actor, "goal_changed", goal_id=goal.id, title=goal.title,
+                  changed=changed)
+    _notify_participants(session, access.plan, change, actor)
+    _commit_or_conflict(session, goal)
     return goal
 
 

@@ -164,7 +164,8 @@ def test_plan_pages_pass_axe_in_both_languages(server, people, browser, language
         "citizen": ["/plans", f"/plans/{plan_id}", f"/plans/{plan_id}/consent", f"/plans/{plan_id}/own-words",
                     f"/plans/{plan_id}/print"],
         "municipality": [f"/plans/{plan_id}", f"/plans/{plan_id}/goals/new", f"/plans/{plan_id}/actions/{action_id}/edit",
-                         f"/plans/{plan_id}/goals/{goal_id}/measurements", f"/plans/{plan_id}/review",
+                         f"/plans/{plan_id}/goals/{goal_id}/measurements", f"/plans/{plan_id}/goals/{goal_id}/edit",
+                         f"/plans/{plan_id}/review",
                          f"/plans/{plan_id}/template", "/plans"],
     }
     for who, paths in pages.items():

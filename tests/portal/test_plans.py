@@ -724,3 +724,25 @@ def test_plan_changes_need_a_csrf_token(client, login, session, aarhus):
     response = client.post(f"/plans/{plan.id}/consent", data={"authority": REGION, "give": "0"})
     assert response.status_code == 400
     assert all(p.has_consent for p in session.get(Plan, plan.id).participants)
+
+
+def test_a_goal_is_changed_with_its_version_and_logged(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    goal = svc.add_goal(session, aarhus.region_worker, plan.id, goal_form())
+    login(aarhus.municipality_worker)
+    path = f"/plans/{plan.id}/goals/{goal.id}/edit"
+    page = client.get(path).get_data(as_text=True)
+    assert 'value="Gå 1 km"' in page and 'name="version" value="1"' in page
+    token = csrf_token(client, path)
+    saved = client.post(path, data={**goal_form(target_value="1200,5"), "version": "1", "csrf_token": token})
+    assert saved.status_code == 303
+    stale = client.post(path, data={**goal_form(title="Gammel"), "version": "1", "csrf_token": token})
+    assert stale.status_code == 409 and "Nogen andre har ændret dette mål" in stale.get_data(as_text=True)
+    session.expire_all()
+    goal = session.get(type(goal), goal.id)
+    assert (goal.title, goal.target_value, goal.version) == ("Gå 1 km", 1200.5, 2)
+    change = session.scalars(select(PlanChange).where(PlanChange.what == "goal_changed")).one()
+    assert change.data["changed"] == {"target_value": [1000.0, 1200.5]}
+    assert audit_rows(session, "plan.goal_changed")[-1].actor_id == aarhus.municipality_worker.id
+    login(aarhus.citizen)
+    assert client.get(path).status_code == 404
