@@ -424,6 +424,23 @@ def review(plan_id: int):
                            error_title=bool(errors)), (400 if errors else 200)
 
 
+@bp.post("/<int:plan_id>/lead")
+@login_required
+def lead(plan_id: int):
+    session = get_session()
+    try:
+        svc.hand_over_lead(session, current_user, plan_id, request.form.get("lead_authority", ""))
+    except svc.PlanInvalid as exc:
+        view = _staff_view(plan_id, "plan.review_form")
+        return render_template("plans/review_form.html", view=view, form={}, errors=exc.errors,
+                               latest=svc.default_review_date(date.today()), error_title=True), 400
+    except svc.PlanConflict:
+        flash(_("Someone changed the plan just before you. Try again."), "error")
+        return redirect(url_for("plans.review", plan_id=plan_id), code=303)
+    flash(_("The lead has been handed over."), "success")
+    return redirect(url_for("plans.show", plan_id=plan_id), code=303)
+
+
 @bp.route("/<int:plan_id>/template", methods=["GET", "POST"])
 @login_required
 def template(plan_id: int):

@@ -472,6 +472,23 @@ def set_review(session: Session, actor: User, plan_id: int, review_on: date | No
     return plan
 
 
+def hand_over_lead(session: Session, actor: User, plan_id: int, authority_id: str) -> Plan:
+    """The lead authority passes the lead (and the reviews) to another authority
+    with consent. Raises ``PlanNotFound`` for anyone but the lead's staff,
+    ``PlanInvalid`` for an authority without consent. Commits."""
+    access = authorize(session, actor, plan_id, "plan.lead_handover")
+    if not access.is_lead:
+        refuse(session, access, "plan.lead_handover")
+    target = _participant(access.plan, authority_id)
+    if target is None or not target.has_consent or authority_id == access.plan.lead_authority_id:
+        raise PlanInvalid({"lead_authority": _l("Choose another authority that has the citizen's consent.")})
+    access.plan.lead_authority_id = authority_id
+    change = _log(session, access.plan, actor, "lead_changed", authority_id=authority_id, reason="handover")
+    _notify_participants(session, access.plan, change, actor)
+    _commit_or_conflict(session, access.plan)
+    return access.plan
+
+
 # --- goals and actions --------------------------------------------------------------
 
 

@@ -746,3 +746,21 @@ def test_a_goal_is_changed_with_its_version_and_logged(client, login, session, a
     assert audit_rows(session, "plan.goal_changed")[-1].actor_id == aarhus.municipality_worker.id
     login(aarhus.citizen)
     assert client.get(path).status_code == 404
+
+
+def test_the_lead_hands_over_the_lead_and_with_it_the_reviews(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    login(aarhus.region_worker)
+    assert client.get(f"/plans/{plan.id}/review").status_code == 404  # not the lead
+    login(aarhus.municipality_worker)
+    path = f"/plans/{plan.id}/review"
+    token = csrf_token(client, path)
+    refused = client.post(f"/plans/{plan.id}/lead", data={"csrf_token": token, "lead_authority": "municipality-461"})
+    assert refused.status_code == 400 and "error-summary" in refused.get_data(as_text=True)
+    moved = client.post(f"/plans/{plan.id}/lead", data={"csrf_token": token, "lead_authority": REGION})
+    assert moved.status_code == 303
+    session.expire_all()
+    assert session.get(Plan, plan.id).lead_authority_id == REGION
+    assert client.get(path).status_code == 404
+    login(aarhus.region_worker)
+    assert client.get(path).status_code == 200
