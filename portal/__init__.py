@@ -72,11 +72,12 @@ def _register_blueprints(app: Flask) -> None:
     from portal.citizen.views import bp as citizen_bp
     from portal.health.views import bp as health_bp
     from portal.main.views import bp as main_bp
+    from portal.plans.views import bp as plans_bp
     from portal.privacy.views import bp as privacy_bp
     from portal.stats.views import blueprints as stats_blueprints
 
     for bp in (main_bp, health_bp, admin_bp, caseworker_bp, jobs_admin_bp, privacy_bp, citizen_bp,
-               *stats_blueprints):
+               plans_bp, *stats_blueprints):
         app.register_blueprint(bp)
 
     from portal import auth
