@@ -1,0 +1,502 @@
+"""The /api/v1 blueprint: cases in and out for authorities' own systems.
+
+Each view checks the token's scope, parses input (bodies are validated against the
+OpenAPI schemas), calls one service function (the same ones the caseworker pages
+call, with the client's service user as the actor), and answers JSON or a problem.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, date, datetime
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+from flask_babel import force_locale
+from sqlalchemy import exists, func, or_, select
+
+from portal.api import representations as rep
+from portal.api.idempotency import idempotent
+from portal.api.oauth import current_client, require_scope, token_response
+from portal.api.openapi import MAX_ID, description, validation_errors
+from portal.api.problems import ApiProblem
+from portal.db import get_session
+from portal.models import (
+    AuditOutcome,
+    Authority,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Handover,
+    Message,
+    Request,
+    RoutingRecord,
+    RuleSet,
+    RuleSetStatus,
+    WebhookDelivery,
+)
+from portal.services import webhooks
+from portal.services.api_clients import audit_call
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.record_once
+def _setup(state) -> None:
+    """What the API needs from the app: its OAuth server, no CSRF (token auth, no
+    cookies), and problem answers for ``ApiProblem``."""
+    from portal.api import oauth
+    from portal.extensions import csrf
+
+    app = state.app
+    oauth.init_app(app)
+    csrf.exempt(bp)
+    app.register_error_handler(ApiProblem, lambda exc: exc.response())
+    app.config.setdefault("API_MAX_BODY_BYTES", 1024 * 1024)
+
+
+@bp.before_request
+def _limit_body() -> None:
+    # API bodies are small JSON documents: refuse big ones early (413 problem).
+    request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def _json_body(schema: str) -> dict:
+    """The request's JSON object, valid against ``schema``, else a 400/415/422 problem."""
+    if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
+        raise ApiProblem(415, "Send the request body as application/json.")
+    try:
+        body = json.loads(request.get_data(cache=True) or b"")
+    except ValueError:
+        raise ApiProblem(400, "The request body is not valid JSON.", slug="malformed-json", title="Malformed JSON")
+    errors = validation_errors(schema, body)
+    if errors:
+        raise ApiProblem(422, "The request body is not valid: see errors.", slug="validation",
+                         title="Validation failed", errors=errors)
+    return body
+
+
+def _bad_parameter(name: str, message: str) -> ApiProblem:
+    return ApiProblem(400, f"Query parameter {name!r}: {message}", slug="bad-parameter",
+                      title="Bad parameter", errors=[{"field": name, "message": message}])
+
+
+def _date_param(name: str) -> date | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise _bad_parameter(name, "give a date as YYYY-MM-DD.")
+
+
+def _datetime_param(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise _bad_parameter(name, "give an ISO 8601 date-time, e.g. 2026-11-25T08:00:00Z.")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _int_param(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad_parameter(name, f"give a whole number from {low} to {high}.")
+    if not low <= value <= high:
+        raise _bad_parameter(name, f"give a whole number from {low} to {high}.")
+    return value
+
+
+def _check_id(value: int) -> None:
+    if value > MAX_ID:
+        raise _not_found()
+
+
+def _not_found(what: str = "case") -> ApiProblem:
+    return ApiProblem(404, f"There is no such {what} for this client.", slug="not-found", title="Not found")
+
+
+def _english(errors: dict) -> list[dict]:
+    with force_locale("en"):
+        return [{"field": field, "message": str(message)} for field, message in errors.items()]
+
+
+def _case_services():
+    from portal.services import cases
+
+    return cases
+
+
+def _call(action, *args, **kwargs):
+    """Run a case service function, turning its errors into problems."""
+    cases = _case_services()
+    try:
+        return action(*args, **kwargs)
+    except cases.CaseNotFound:
+        raise _not_found()
+    except cases.StaleCase:
+        raise ApiProblem(409, "The case changed since the version you sent: read it again.",
+                         slug="stale-case", title="Case changed")
+    except cases.InvalidChange as exc:
+        raise ApiProblem(422, "The change is not allowed: see errors.", slug="invalid-change",
+                         title="Change not allowed", errors=_english(exc.errors))
+
+
+def _scoped_case(case_id: int, action: str) -> Case:
+    """The client's authority's case, else a 404 problem after a committed ``denied``
+    audit row (identical for a missing case and another authority's)."""
+    _check_id(case_id)
+    session = get_session()
+    client = current_client()
+    case = session.get(Case, case_id)
+    if case is None or case.authority_id != client.authority_id:
+        audit_call(session, client, action, outcome=AuditOutcome.DENY,
+                   case_id=case.id if case else None,
+                   subject_id=case.request.citizen_id if case else None,
+                   details={"asked_for": case_id})
+        session.commit()
+        raise _not_found()
+    return case
+
+
+# --- OAuth and the description -------------------------------------------------------
+
+
+@bp.post("/oauth/token")
+def token():
+    return token_response()
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(description(url_for("api.cases_list", _external=False).removesuffix("/cases")))
+
+
+# --- cases --------------------------------------------------------------------------
+
+
+def _encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(raw: str) -> int:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        after = data["after"]
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_ID:
+            raise ValueError
+        return after
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise _bad_parameter("cursor", "use the next_cursor of a previous page, unchanged.")
+
+
+@bp.get("/cases")
+@require_scope("cases:read")
+def cases_list():
+    """The authority's cases, oldest first by id (a stable order for cursors)."""
+    session = get_session()
+    client = current_client()
+    status = request.args.get("status")
+    if status is not None and status not in {s.value for s in CaseStatus}:
+        raise _bad_parameter("status", "one of " + ", ".join(s.value for s in CaseStatus) + ".")
+    service = request.args.get("service")
+    since = _datetime_param("updated_since")
+    limit = _int_param("limit", 50, 1, 200)
+    after = _decode_cursor(request.args["cursor"]) if "cursor" in request.args else 0
+    stmt = select(Case).where(Case.authority_id == client.authority_id, Case.id > after)
+    if status:
+        stmt = stmt.where(Case.status == CaseStatus(status))
+    if service:
+        stmt = stmt.join(Request, Request.id == Case.request_id).where(Request.service_type_slug == service)
+    if since:
+        stmt = stmt.where(or_(
+            Case.opened_at >= since,
+            exists(select(CaseEvent.id).where(CaseEvent.case_id == Case.id, CaseEvent.at >= since)),
+        ))
+    rows = list(session.scalars(stmt.order_by(Case.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last_events = dict(session.execute(
+        select(CaseEvent.case_id, func.max(CaseEvent.at))
+        .where(CaseEvent.case_id.in_([c.id for c in rows])).group_by(CaseEvent.case_id)
+    ).all()) if rows else {}
+    items = [rep.case_summary(c, last_events.get(c.id)) for c in rows]
+    audit_call(session, client, "case.list", details={
+        "filters": {k: v for k, v in request.args.items() if k != "cursor"}, "shown": len(items)})
+    session.commit()
+    return jsonify(items=items, next_cursor=_encode_cursor(rows[-1].id) if more else None)
+
+
+@bp.get("/cases/<int:case_id>")
+@require_scope("cases:read")
+def case_detail(case_id: int):
+    session = get_session()
+    client = current_client()
+    case = _scoped_case(case_id, "case.view")
+    events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                                  .order_by(CaseEvent.at, CaseEvent.id)))
+    handovers = list(session.scalars(select(Handover).where(Handover.case_id == case.id).order_by(Handover.sent_at)))
+    messages = list(session.scalars(select(Message).where(Message.case_id == case.id).order_by(Message.created_at)))
+    body = rep.case_detail(case, events, handovers, messages)
+    audit_call(session, client, "case.view", case_id=case.id, request_id=case.request_id,
+               subject_id=case.request.citizen_id)
+    session.commit()
+    return jsonify(body)
+
+
+@bp.get("/cases/<int:case_id>/routing")
+@require_scope("cases:read")
+def case_routing(case_id: int):
+    session = get_session()
+    client = current_client()
+    case = _scoped_case(case_id, "case.routing.view")
+    record = session.scalar(select(RoutingRecord).where(RoutingRecord.request_id == case.request_id))
+    body = rep.routing(case, record, "en")
+    audit_call(session, client, "case.routing.view", case_id=case.id, request_id=case.request_id,
+               subject_id=case.request.citizen_id)
+    session.commit()
+    return jsonify(body)
+
+
+def _case_summary_after_change(case: Case):
+    return jsonify(rep.case_summary(case))
+
+
+@bp.post("/cases/<int:case_id>/accept")
+@require_scope("cases:write")
+@idempotent
+def case_accept(case_id: int):
+    _check_id(case_id)
+    body = _json_body("Accept") if request.get_data(cache=True) else {}
+    cases = _case_services()
+    case = _call(cases.accept_case, get_session(), current_client().user, case_id,
+                 expected_version=body.get("expected_version"))
+    return _case_summary_after_change(case)
+
+
+@bp.post("/cases/<int:case_id>/reject")
+@require_scope("cases:write")
+@idempotent
+def case_reject(case_id: int):
+    _check_id(case_id)
+    body = _json_body("Reject")
+    cases = _case_services()
+    handover = _call(cases.reject_case, get_session(), current_client().user, case_id,
+                     reason=body["reason"], to_authority_id=body["to_authority_id"],
+                     expected_version=body.get("expected_version"))
+    return jsonify(handover=rep.handover(handover))
+
+
+@bp.post("/cases/<int:case_id>/status")
+@require_scope("cases:write")
+@idempotent
+def case_status(case_id: int):
+    _check_id(case_id)
+    body = _json_body("StatusChange")
+    cases = _case_services()
+    case = _call(cases.change_status, get_session(), current_client().user, case_id,
+                 to=body["status"], expected_version=body.get("expected_version"))
+    return _case_summary_after_change(case)
+
+
+@bp.post("/cases/<int:case_id>/messages")
+@require_scope("cases:write")
+@idempotent
+def case_message(case_id: int):
+    _check_id(case_id)
+    body = _json_body("NewMessage")
+    cases = _case_services()
+    key = request.headers.get("Idempotency-Key")
+    message = _call(cases.send_message, get_session(), current_client().user, case_id, body=body["body"],
+                    idempotency_key=_message_key(key) if key else None)
+    return jsonify(rep.message(message)), 201
+
+
+def _message_key(key: str) -> str:
+    """The message's own idempotency key: unique per client, as the column is global."""
+    import hashlib
+
+    return hashlib.sha256(f"api:{current_client().id}:{key}".encode()).hexdigest()
+
+
+@bp.post("/cases/<int:case_id>/decision")
+@require_scope("cases:write")
+@idempotent
+def case_decision(case_id: int):
+    _check_id(case_id)
+    body = _json_body("Decision")
+    cases = _case_services()
+    case = _call(cases.record_decision, get_session(), current_client().user, case_id,
+                 outcome=body["outcome"], expected_version=body.get("expected_version"))
+    return _case_summary_after_change(case)
+
+
+# --- registry and rule sets -----------------------------------------------------------
+
+
+@bp.get("/authorities")
+@require_scope("registry:read")
+def authorities_list():
+    from portal.services.registry import authorities_on, region_of
+
+    session = get_session()
+    day = _date_param("on") or date.today()
+    items = []
+    for a in authorities_on(session, day):
+        region = region_of(session, a.id, day) if a.kind.value == "municipality" else None
+        items.append(rep.authority(a, region.id if region else None))
+    audit_call(session, current_client(), "registry.list", details={"on": day.isoformat()})
+    session.commit()
+    return jsonify(on=day.isoformat(), items=items)
+
+
+@bp.get("/authorities/<authority_id>")
+@require_scope("registry:read")
+def authority_detail(authority_id: str):
+    from portal.services.registry import region_of
+
+    session = get_session()
+    day = _date_param("on") or date.today()
+    authority = session.get(Authority, authority_id) if len(authority_id) <= 64 else None
+    if authority is None:
+        raise _not_found("authority")
+    region = region_of(session, authority.id, day) if authority.kind.value == "municipality" else None
+    audit_call(session, current_client(), "registry.view", details={"authority_id": authority.id})
+    session.commit()
+    return jsonify(rep.authority(authority, region.id if region else None))
+
+
+def _published_rule_sets():
+    return select(RuleSet).where(RuleSet.status.in_([RuleSetStatus.PUBLISHED, RuleSetStatus.SUPERSEDED]))
+
+
+@bp.get("/rule-sets")
+@require_scope("registry:read")
+def rule_sets_list():
+    session = get_session()
+    rows = list(session.scalars(_published_rule_sets().order_by(RuleSet.version)))
+    audit_call(session, current_client(), "rule_set.list", details={"shown": len(rows)})
+    session.commit()
+    return jsonify(items=[rep.rule_set(r) for r in rows])
+
+
+@bp.get("/rule-sets/<int:version>")
+@require_scope("registry:read")
+def rule_set_detail(version: int):
+    _check_id(version)
+    session = get_session()
+    row = session.scalar(_published_rule_sets().where(RuleSet.version == version))
+    if row is None:
+        raise _not_found("published rule set")
+    audit_call(session, current_client(), "rule_set.view", details={"version": version})
+    session.commit()
+    return jsonify(rep.rule_set(row, with_source=True))
+
+
+# --- webhooks -----------------------------------------------------------------------
+
+
+def _production() -> bool:
+    return current_app.config.get("INDGANG_ENV") == "production"
+
+
+def _subscription(webhook_id: int):
+    _check_id(webhook_id)
+    try:
+        return webhooks.subscription_of(get_session(), current_client().authority_id, webhook_id)
+    except webhooks.SubscriptionNotFound:
+        raise _not_found("webhook subscription")
+
+
+@bp.get("/webhooks")
+@require_scope("webhooks:manage")
+def webhooks_list():
+    session = get_session()
+    rows = webhooks.subscriptions_of(session, current_client().authority_id)
+    audit_call(session, current_client(), "webhook.list")
+    session.commit()
+    return jsonify(items=[rep.subscription(s) for s in rows])
+
+
+@bp.post("/webhooks")
+@require_scope("webhooks:manage")
+def webhooks_create():
+    body = _json_body("NewWebhook")
+    session = get_session()
+    client = current_client()
+    try:
+        row = webhooks.subscribe(session, authority_id=client.authority_id, url=body["url"],
+                                 events=body["events"], production=_production(),
+                                 created_by_client_id=client.id)
+    except webhooks.WebhookError as exc:
+        session.rollback()
+        raise ApiProblem(422, "The subscription is not valid: see errors.", slug="validation",
+                         title="Validation failed",
+                         errors=[{"field": k, "message": v} for k, v in exc.errors.items()])
+    audit_call(session, client, "webhook.create", details={"subscription_id": row.id, "events": row.events})
+    session.commit()
+    response = jsonify(rep.subscription(row, secret=True))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.webhook_detail", webhook_id=row.id)
+    return response
+
+
+@bp.get("/webhooks/<int:webhook_id>")
+@require_scope("webhooks:manage")
+def webhook_detail(webhook_id: int):
+    row = _subscription(webhook_id)
+    audit_call(get_session(), current_client(), "webhook.view", details={"subscription_id": row.id})
+    get_session().commit()
+    return jsonify(rep.subscription(row))
+
+
+@bp.delete("/webhooks/<int:webhook_id>")
+@require_scope("webhooks:manage")
+def webhook_delete(webhook_id: int):
+    row = _subscription(webhook_id)
+    row.active = False
+    audit_call(get_session(), current_client(), "webhook.delete", details={"subscription_id": row.id})
+    get_session().commit()
+    return "", 204
+
+
+@bp.get("/webhooks/<int:webhook_id>/deliveries")
+@require_scope("webhooks:manage")
+def webhook_deliveries(webhook_id: int):
+    row = _subscription(webhook_id)
+    limit = _int_param("limit", 50, 1, 200)
+    session = get_session()
+    rows = list(session.scalars(select(WebhookDelivery).where(WebhookDelivery.subscription_id == row.id)
+                                .order_by(WebhookDelivery.id.desc()).limit(limit)))
+    audit_call(session, current_client(), "webhook.deliveries", details={"subscription_id": row.id})
+    session.commit()
+    return jsonify(items=[rep.delivery(d) for d in rows])
+
+
+@bp.post("/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/replay")
+@require_scope("webhooks:manage")
+def webhook_replay(webhook_id: int, delivery_id: int):
+    row = _subscription(webhook_id)
+    _check_id(delivery_id)
+    session = get_session()
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.subscription_id != row.id:
+        raise _not_found("delivery")
+    again = webhooks.replay(session, delivery)
+    audit_call(session, current_client(), "webhook.replay",
+               details={"subscription_id": row.id, "delivery_id": delivery.id, "new_delivery_id": again.id})
+    session.commit()
+    return jsonify(rep.delivery(again)), 202
+

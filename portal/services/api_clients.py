@@ -1,0 +1,149 @@
+"""API clients: creating them, issuing and checking their tokens, auditing their calls.
+
+Secrets and tokens are 256 random bits and are stored only as SHA-256 digests; the
+plain value is shown once, when it is made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import ApiClient, ApiToken, AuditOutcome, Authority, Role, User
+from portal.models.api import API_CLIENT_ISSUER, AUTH_METHODS, SCOPES
+from portal.models.base import utcnow
+from portal.services import audit
+
+TOKEN_LIFETIME = timedelta(hours=1)
+
+
+class ApiClientError(ValueError):
+    """A client cannot be created as asked (unknown authority, scope or method)."""
+
+
+@dataclass(frozen=True)
+class NewClient:
+    client: ApiClient
+    secret: str | None  # shown once; None for private_key_jwt clients
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def secret_matches(secret: str, stored_digest: str) -> bool:
+    return hmac.compare_digest(digest(secret), stored_digest)
+
+
+def create_client(
+    session: Session,
+    *,
+    authority_id: str,
+    scopes: list[str],
+    name: str | None = None,
+    auth_method: str = "client_secret_basic",
+    jwks: dict | None = None,
+) -> NewClient:
+    """Create a client of ``authority_id`` with its service user. Commits.
+
+    Returns the client and, for secret-based methods, the secret (never stored in
+    plain). Raises ``ApiClientError`` for an unknown authority, scope or method, or a
+    ``private_key_jwt`` client without public keys.
+    """
+    authority = session.get(Authority, authority_id)
+    if authority is None:
+        raise ApiClientError(f"unknown authority {authority_id!r}")
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise ApiClientError(f"scopes must be among {', '.join(SCOPES)}; got {', '.join(scopes) or 'none'}")
+    if auth_method not in AUTH_METHODS:
+        raise ApiClientError(f"auth method must be one of {', '.join(AUTH_METHODS)}")
+    if auth_method == "private_key_jwt" and not (jwks and jwks.get("keys")):
+        raise ApiClientError("a private_key_jwt client needs a JWK set of public keys")
+    client_id = f"{authority_id}.{secrets.token_hex(6)}"
+    name = name or f"{authority.name_en} system"
+    user = User(issuer=API_CLIENT_ISSUER, subject=client_id, role=Role.CASEWORKER,
+                name=f"API: {name}", authority_id=authority_id, locale="da")
+    session.add(user)
+    session.flush()
+    secret = None if auth_method == "private_key_jwt" else secrets.token_urlsafe(32)
+    client = ApiClient(
+        client_id=client_id, name=name, authority_id=authority_id, user_id=user.id,
+        scope=" ".join(s for s in SCOPES if s in scopes), auth_method=auth_method,
+        secret_hash=digest(secret) if secret else None, jwks=jwks,
+    )
+    session.add(client)
+    session.flush()
+    audit.record(session, actor=None, action="api.client.created",
+                 details={"client_id": client_id, "authority_id": authority_id, "scope": client.scope})
+    session.commit()
+    return NewClient(client=client, secret=secret)
+
+
+def revoke_client(session: Session, client_id: str) -> ApiClient:
+    """Revoke a client: its tokens stop working at once. Commits.
+
+    Raises ``ApiClientError`` for an unknown client.
+    """
+    client = find_client(session, client_id)
+    if client is None:
+        raise ApiClientError(f"unknown client {client_id!r}")
+    if client.revoked_at is None:
+        client.revoked_at = utcnow()
+        audit.record(session, actor=None, action="api.client.revoked", details={"client_id": client_id})
+        session.commit()
+    return client
+
+
+def find_client(session: Session, client_id: str) -> ApiClient | None:
+    """The active client with ``client_id``, or None (also for revoked clients)."""
+    client = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+    return client if client is not None and client.revoked_at is None else None
+
+
+def list_clients(session: Session) -> list[ApiClient]:
+    return list(session.scalars(select(ApiClient).order_by(ApiClient.authority_id, ApiClient.id)))
+
+
+def store_token(session: Session, client: ApiClient, token: dict) -> ApiToken:
+    """Keep the digest of a token Authlib issued to ``client``, and audit it. Commits."""
+    row = ApiToken(
+        api_client_id=client.id,
+        token_hash=digest(token["access_token"]),
+        scope=token.get("scope", ""),
+        expires_at=utcnow() + timedelta(seconds=int(token.get("expires_in", TOKEN_LIFETIME.total_seconds()))),
+    )
+    session.add(row)
+    audit_call(session, client, "api.token.issued", details={"scope": row.scope})
+    session.commit()
+    return row
+
+
+def find_token(session: Session, token: str) -> ApiToken | None:
+    """The stored token for a presented bearer token, or None."""
+    return session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(token)))
+
+
+def audit_call(
+    session: Session,
+    client: ApiClient,
+    action: str,
+    *,
+    outcome: AuditOutcome = AuditOutcome.ALLOW,
+    case_id: int | None = None,
+    request_id: int | None = None,
+    subject_id: int | None = None,
+    details: dict | None = None,
+):
+    """An audit row for a call by ``client`` (actor: its service user), not committed."""
+    return audit.record(
+        session, actor=client.user, action=action, outcome=outcome, case_id=case_id,
+        request_id=request_id, subject_id=subject_id,
+        details={"api_client": client.client_id, **(details or {})},
+    )
