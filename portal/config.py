@@ -73,6 +73,10 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "RETENTION_DAYS": int(env.get("RETENTION_DAYS", str(5 * 365))),
+        # The relay's upkeep (periodic jobs, recovering jobs Redis lost) runs this often;
+        # an outbox row whose job is gone from Redis this long is relayed again.
+        "UPKEEP_INTERVAL": float(env.get("UPKEEP_INTERVAL", "15")),
+        "OUTBOX_REQUEUE_AFTER": float(env.get("OUTBOX_REQUEUE_AFTER", "120")),
     }
 
 

@@ -85,6 +85,15 @@ class RegistrySnapshot:
     authorities: Mapping[str, Authority]
     municipality_by_code: Mapping[str, Authority]
     region_by_municipality: Mapping[str, Authority]
+    # The period [period_from, period_to) around ``day`` in which nothing in the registry
+    # changes, so that a rule set compiled for this snapshot serves every day in it.
+    # None means unbounded on that side.
+    period_from: date | None = None
+    period_to: date | None = None
+
+    def covers(self, day: date) -> bool:
+        """True when this snapshot is the registry's state on ``day`` too."""
+        return _within(day, self.period_from, self.period_to)
 
     def get(self, authority_id: str) -> Authority | None:
         """The authority with ``authority_id`` if it is valid on this day."""
@@ -129,12 +138,33 @@ class Registry:
             for m in self.memberships
             if m.valid_on(day) and m.municipality_id in valid and m.region_id in valid
         }
+        period_from, period_to = self.period_around(day)
         return RegistrySnapshot(
             day=day,
             authorities=MappingProxyType(valid),
             municipality_by_code=MappingProxyType(by_code),
             region_by_municipality=MappingProxyType(regions),
+            period_from=period_from,
+            period_to=period_to,
         )
+
+    def boundaries(self) -> tuple[date, ...]:
+        """Every day on which some authority or membership starts or ends, sorted."""
+        days = set()
+        for item in (*self.authorities, *self.memberships):
+            days.update(d for d in (item.valid_from, item.valid_to) if d is not None)
+        return tuple(sorted(days))
+
+    def period_around(self, day: date) -> tuple[date | None, date | None]:
+        """The half-open period containing ``day`` in which the registry does not change."""
+        start = end = None
+        for boundary in self.boundaries():
+            if boundary <= day:
+                start = boundary
+            else:
+                end = boundary
+                break
+        return start, end
 
     def get(self, authority_id: str) -> Authority | None:
         """The authority with that id, whatever its validity."""

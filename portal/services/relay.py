@@ -22,11 +22,15 @@ def run_relay(app: Flask, *, once: bool = False, interval: float = 1.0) -> int:
     is back.
     """
     total = 0
+    upkeep_due = 0.0
     while True:
         try:
             with open_session(app) as session:
                 moved = relay(session, get_redis(app))
             total += moved
+            if time.monotonic() >= upkeep_due:
+                upkeep(app)
+                upkeep_due = time.monotonic() + float(app.config.get("UPKEEP_INTERVAL", 15))
         except RedisError as exc:
             log.warning("relay: Redis unavailable (%s); outbox rows wait", type(exc).__name__)
             moved = 0
@@ -34,3 +38,15 @@ def run_relay(app: Flask, *, once: bool = False, interval: float = 1.0) -> int:
             return total
         if not moved:
             time.sleep(interval)
+
+
+def upkeep(app: Flask) -> None:
+    """Enqueue due periodic jobs and recover outbox rows whose jobs Redis lost."""
+    from datetime import timedelta
+
+    from portal.services.scheduler import requeue_lost, schedule_periodic
+
+    redis = get_redis(app)
+    schedule_periodic(redis)
+    with open_session(app) as session:
+        requeue_lost(session, redis, older_than=timedelta(seconds=float(app.config.get("OUTBOX_REQUEUE_AFTER", 120))))
