@@ -35,9 +35,10 @@ def main() -> None:
 
 def register(app: Flask) -> None:
     """Attach the commands to ``app`` (so ``flask --app portal`` has them too)."""
+    from portal.admin.cli import routing_group
     from portal.api.cli import api_group
 
-    for command in (db_group, authorities_group, demo_group, worker, relay_command, dev, api_group):
+    for command in (db_group, authorities_group, demo_group, worker, relay_command, dev, routing_group, api_group):
         app.cli.add_command(command)
 
 

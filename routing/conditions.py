@@ -307,7 +307,28 @@ def compile_condition(node, named: Mapping[str, Any]) -> Callable[[Mapping[str, 
     so the rule set must be free of reference cycles (the loader guarantees it).
     """
     fn = _compile(node, named)
+    while isinstance(node, Ref):
+        node = named[node.name]
+    if isinstance(node, Compare | InList | Not | And | Or):
+        return fn  # these already give a bool
     return lambda attrs: bool(fn(attrs))
+
+
+def _field_compare(op: str, key: str, value: Any):
+    # The usual shape, "field op constant", without a call per operator.
+    if op == "==":
+        return lambda a: a.get(key) == value
+    if op == "!=":
+        return lambda a: a.get(key) != value
+    if value is None:
+        return lambda a: False
+    if op == "<":
+        return lambda a: (v := a.get(key)) is not None and v < value
+    if op == "<=":
+        return lambda a: (v := a.get(key)) is not None and v <= value
+    if op == ">":
+        return lambda a: (v := a.get(key)) is not None and v > value
+    return lambda a: (v := a.get(key)) is not None and v >= value
 
 
 def _compile(node, named):
@@ -322,8 +343,7 @@ def _compile(node, named):
     if isinstance(node, Compare):
         op = _COMPARE[node.op]
         if isinstance(node.left, Field) and isinstance(node.right, Const):
-            key, value = node.left.name, node.right.value
-            return lambda a: op(a.get(key), value)
+            return _field_compare(node.op, node.left.name, node.right.value)
         left, right = _compile(node.left, named), _compile(node.right, named)
         return lambda a: op(left(a), right(a))
     if isinstance(node, InList):
@@ -340,7 +360,7 @@ def _compile(node, named):
         return lambda a: not item(a)
     if isinstance(node, And):
         items = tuple(_compile(i, named) for i in node.items)
-        return lambda a: all(f(a) for f in items)
+        return lambda a: all(f(a) for f in items)  # noqa: C419 - short-circuits
     if isinstance(node, Or):
         items = tuple(_compile(i, named) for i in node.items)
         return lambda a: any(f(a) for f in items)

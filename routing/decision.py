@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -72,7 +72,8 @@ class Explanation:
     plain-language sentence for the citizen in Danish and English.
 
     The engine builds one explanation per (rule, municipality, registry period) when it
-    compiles a rule set, so a decision shares it instead of building text each time.
+    compiles a rule set, so a decision shares it instead of building text each time. It
+    also carries what it explains: the rule-set version and the assignments.
     """
 
     service_type: str
@@ -81,6 +82,8 @@ class Explanation:
     passed_over: tuple[RuleNote, ...]
     citizen_da: str
     citizen_en: str
+    rule_set_version: str = ""
+    assignments: tuple[Assignment, ...] = ()
 
     def citizen_text(self, locale: str = "da") -> str:
         """The sentence shown to the citizen, in "da" or "en"."""
@@ -117,7 +120,14 @@ class Explanation:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Explanation:
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        rule_set_version: str = "",
+        assignments: tuple[Assignment, ...] = (),
+    ) -> Explanation:
+        """The explanation stored by ``to_dict`` (which leaves out the version and the
+        assignments: the decision stores those)."""
         return cls(
             service_type=data["service_type"],
             municipality_code=data["municipality_code"],
@@ -125,18 +135,56 @@ class Explanation:
             passed_over=tuple(RuleNote(**n) for n in data["passed_over"]),
             citizen_da=data["citizen_da"],
             citizen_en=data["citizen_en"],
+            rule_set_version=rule_set_version,
+            assignments=tuple(assignments),
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class RoutingDecision:
-    """Where a request goes, by which rule-set version, and why."""
+    """Where a request goes, by which rule-set version, and why.
 
-    rule_set_version: str
-    filed_on: date
+    Built as ``RoutingDecision(rule_set_version, filed_on, facts, assignments,
+    explanation)``; ``filed_on`` is the facts' filing date. Internally a decision is
+    the facts plus the explanation the engine prepared for the matching rule (which
+    carries the version and assignments), so routing a request allocates one small
+    object.
+    """
+
     facts: RequestFacts
-    assignments: tuple[Assignment, ...]
     explanation: Explanation
+
+    def __init__(
+        self,
+        rule_set_version: str,
+        filed_on: date,
+        facts: RequestFacts,
+        assignments: tuple[Assignment, ...],
+        explanation: Explanation,
+    ):
+        if filed_on != facts.filed_on:
+            raise ValueError("a decision's filing date is its facts' filing date")
+        same = explanation.assignments is assignments or explanation.assignments == tuple(
+            assignments
+        )
+        if explanation.rule_set_version != rule_set_version or not same:
+            explanation = replace(
+                explanation, rule_set_version=rule_set_version, assignments=tuple(assignments)
+            )
+        object.__setattr__(self, "facts", facts)
+        object.__setattr__(self, "explanation", explanation)
+
+    @property
+    def rule_set_version(self) -> str:
+        return self.explanation.rule_set_version
+
+    @property
+    def filed_on(self) -> date:
+        return self.facts.filed_on
+
+    @property
+    def assignments(self) -> tuple[Assignment, ...]:
+        return self.explanation.assignments
 
     @property
     def deciding(self) -> Assignment:
@@ -191,10 +239,21 @@ class RoutingDecision:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RoutingDecision:
+        """The decision stored by ``to_dict``."""
+        version = data["rule_set_version"]
+        assignments = tuple(Assignment.from_dict(a) for a in data["assignments"])
         return cls(
-            rule_set_version=data["rule_set_version"],
+            rule_set_version=version,
             filed_on=date.fromisoformat(data["filed_on"]),
             facts=RequestFacts.from_dict(data["facts"]),
-            assignments=tuple(Assignment.from_dict(a) for a in data["assignments"]),
-            explanation=Explanation.from_dict(data["explanation"]),
+            assignments=assignments,
+            explanation=Explanation.from_dict(data["explanation"], version, assignments),
         )
+
+
+# Building a frozen dataclass through its __init__ costs an object.__setattr__ per
+# field; the engine builds a decision per request, so it sets the two slots directly
+# (see routing.engine). The result is an ordinary, equal, immutable RoutingDecision.
+new_decision = object.__new__
+set_facts = RoutingDecision.__dict__["facts"].__set__
+set_explanation = RoutingDecision.__dict__["explanation"].__set__

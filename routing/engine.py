@@ -16,7 +16,15 @@ from datetime import date
 from typing import Any
 
 from routing.conditions import compile_condition
-from routing.decision import Assignment, Explanation, RoutingDecision, RuleNote
+from routing.decision import (
+    Assignment,
+    Explanation,
+    RoutingDecision,
+    RuleNote,
+)
+from routing.decision import new_decision as _new
+from routing.decision import set_explanation as _set_explanation
+from routing.decision import set_facts as _set_facts
 from routing.facts import RequestFacts
 from routing.registry import (
     Authority,
@@ -51,7 +59,7 @@ _MIN, _MAX = date.min, date.max
 
 
 @dataclass(frozen=True, slots=True)
-class _Outcome:
+class _Built:
     """What matching one rule for one municipality gives: assignments and explanation,
     or the reason the rule cannot produce a target (``error``)."""
 
@@ -60,9 +68,11 @@ class _Outcome:
     error: str | None = None
 
 
-# A candidate is (condition or None, outcome); a pair's entry is a tuple of candidates
-# ending at the first unconditional rule.
-_Candidate = tuple[Callable[[Mapping[str, Any]], bool] | None, _Outcome]
+# A candidate is (condition or None, explanation, error); when the rule cannot give a
+# target, explanation is None and error says why. A pair's entry is a tuple of candidates
+# ending at the first unconditional rule, or just the Explanation (which carries the
+# assignments) when that rule comes first.
+_Candidate = tuple[Callable[[Mapping[str, Any]], bool] | None, Explanation | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +103,9 @@ class CompiledRuleSet:
         self._valid_to = rule_set.valid_to or _MAX
         if snapshot is not None:
             self._add(self._compile_period(snapshot))
-        self._last: _Period | None = self._periods[0] if self._periods else None
+        # filing day -> table; days repeat a lot, and a dict lookup beats a range test.
+        self._by_day: dict[date, Mapping[str, Mapping[str, tuple[_Candidate, ...]]]] = {}
+        self._route = self._build_router()
 
     # -- public ---------------------------------------------------------------------
 
@@ -104,37 +116,65 @@ class CompiledRuleSet:
         date, ``UnknownServiceType`` for a service type without rules, and ``NoRoute``
         when no rule gives a target.
         """
-        day = facts.filed_on
-        period = self._last
-        if period is None or not (period.start <= day < period.end):
-            period = self._period_for(day)
-        by_municipality = period.table.get(facts.service_type)
-        if by_municipality is None:
-            raise UnknownServiceType(
-                f"rule set {self.version} has no rules for service type {facts.service_type!r}"
-            )
-        candidates = by_municipality.get(facts.municipality_code)
-        if candidates is None:
-            candidates = self._candidates_slow(by_municipality, facts)
-        attributes = facts.attributes
-        for condition, outcome in candidates:
-            if condition is None or condition(attributes):
-                if outcome.error is not None:
-                    raise NoRoute(outcome.error)
-                return RoutingDecision(
-                    self.version, day, facts, outcome.assignments, outcome.explanation
+        return self._route(facts)
+
+    def router(self) -> Callable[[RequestFacts], RoutingDecision]:
+        """``route`` as a plain function, for hot loops (it skips a method call)."""
+        return self._route
+
+    def _build_router(self) -> Callable[[RequestFacts], RoutingDecision]:
+        # A closure: everything the hot path touches is a local or a cell, not a global
+        # or an attribute lookup. This is the whole per-request cost of routing.
+        by_day = self._by_day
+        table_for = self._table_for
+        slow = self._candidates_slow
+        version = self.version
+        new, set_facts, set_explanation = _new, _set_facts, _set_explanation
+        explanation_class = Explanation
+        decision_class = RoutingDecision
+
+        def route(facts: RequestFacts) -> RoutingDecision:
+            day = facts.filed_on
+            table = by_day.get(day)
+            if table is None:
+                table = table_for(day)
+            by_municipality = table.get(facts.service_type)
+            if by_municipality is None:
+                raise UnknownServiceType(
+                    f"rule set {version} has no rules for service type {facts.service_type!r}"
                 )
-        raise NoRoute(
-            f"rule set {self.version}: no rule routes {facts.service_type!r} for municipality "
-            f"{facts.municipality_code} on {day.isoformat()}"
-        )
+            entry = by_municipality.get(facts.municipality_code)
+            if entry is None:
+                entry = slow(by_municipality, facts)
+            if entry.__class__ is explanation_class:
+                # The common case: the first rule for the pair is unconditional.
+                decision = new(decision_class)
+                set_facts(decision, facts)
+                set_explanation(decision, entry)
+                return decision
+            attributes = facts.attributes
+            for condition, explanation, error in entry:
+                if condition is None or condition(attributes):
+                    if error is not None:
+                        raise NoRoute(error)
+                    decision = new(decision_class)
+                    set_facts(decision, facts)
+                    set_explanation(decision, explanation)
+                    return decision
+            raise NoRoute(
+                f"rule set {version}: no rule routes {facts.service_type!r} for municipality "
+                f"{facts.municipality_code} on {day.isoformat()}"
+            )
+
+        return route
 
     def candidates(
         self, service_type: str, municipality_code: str, day: date
     ) -> tuple[_Candidate, ...]:
         """The candidates for one pair on ``day`` (for checks and tests)."""
         table = self._period_for(day).table
-        return table.get(service_type, {}).get(_normalise_code(municipality_code), ())
+        entry = table.get(service_type, {}).get(_normalise_code(municipality_code), ())
+        return ((None, entry, None),) if isinstance(entry, Explanation) else entry
 
     # -- internals ------------------------------------------------------------------
 
@@ -147,6 +187,13 @@ class CompiledRuleSet:
         if candidates is None:
             raise UnknownMunicipality(facts.municipality_code)
         return candidates
+
+    def _table_for(self, day: date):
+        table = self._period_for(day).table
+        if len(self._by_day) > 50_000:  # bound the cache; it refills in a few lookups
+            self._by_day.clear()  # in place: the router closure holds this dict
+        self._by_day[day] = table
+        return table
 
     def _period_for(self, day: date) -> _Period:
         if not (self._valid_from <= day < self._valid_to):
@@ -161,7 +208,6 @@ class CompiledRuleSet:
                 f"rule set {self.version} was compiled for the registry of another period "
                 f"than {day.isoformat()}"
             )
-        self._last = period
         return period
 
     def _add(self, period: _Period) -> _Period:
@@ -199,7 +245,8 @@ class CompiledRuleSet:
                 break
         candidates = []
         for index, rule in enumerate(reachable):
-            outcome = _outcome(
+            outcome = outcome_for(
+                self.version,
                 service,
                 municipality,
                 rule,
@@ -208,7 +255,18 @@ class CompiledRuleSet:
                 lower=in_scope[index + 1 :],
                 out_of_scope=out_of_scope,
             )
-            candidates.append((self._conditions.get(rule.id), outcome))
+            if outcome.error is not None:
+                candidates.append((self._conditions.get(rule.id), None, outcome.error))
+            else:
+                candidates.append(
+                    (
+                        self._conditions.get(rule.id),
+                        outcome.explanation,
+                        None,
+                    )
+                )
+        if len(candidates) == 1 and candidates[0][0] is None and candidates[0][2] is None:
+            return candidates[0][1]
         return tuple(candidates)
 
 
@@ -264,12 +322,24 @@ def _join(items: list[str], word: str) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {word} " + items[-1]
 
 
-def _outcome(service, municipality, rule: Rule, snapshot, failed, lower, out_of_scope) -> _Outcome:
+def outcome_for(
+    version: str,
+    service: str,
+    municipality: Authority,
+    rule: Rule,
+    snapshot: RegistrySnapshot,
+    failed: list[Rule],
+    lower: list[Rule],
+    out_of_scope: list[Rule],
+) -> _Built:
+    """The assignments and explanation of ``rule`` matching for ``municipality``:
+    ``failed`` are the rules ahead of it whose conditions did not hold, ``lower`` the
+    rules behind it, ``out_of_scope`` the service's rules that do not apply there."""
     assignments, names = [], []
     for spec in rule.assignments:
         target = resolve_target(spec.to, municipality, snapshot)
         if isinstance(target, str):
-            return _Outcome((), None, f"rule {rule.id!r}: {target}")
+            return _Built((), None, f"rule {rule.id!r}: {target}")
         assignments.append(
             Assignment(
                 authority_id=target.id,
@@ -285,6 +355,7 @@ def _outcome(service, municipality, rule: Rule, snapshot, failed, lower, out_of_
             )
         )
         names.append(target.name_da)
+    assignments = tuple(assignments)
     kind = SERVICE_TYPES[service]
     if rule.because_da:
         reason_da, reason_en = rule.because_da, rule.because_en
@@ -356,8 +427,10 @@ def _outcome(service, municipality, rule: Rule, snapshot, failed, lower, out_of_
         passed_over=tuple(passed),
         citizen_da=citizen_da,
         citizen_en=citizen_en,
+        rule_set_version=version,
+        assignments=assignments,
     )
-    return _Outcome(tuple(assignments), explanation)
+    return _Built(assignments, explanation)
 
 
 def _scope_text(rule: Rule) -> tuple[str, str]:

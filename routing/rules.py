@@ -3,7 +3,7 @@ with a message that names the file, the line and the rule.
 
 A rule set file looks like this (``routing/rules/default.yaml`` is the full example)::
 
-    version: "2026.1"
+    version: 1                     # an integer in the portal; any string here
     valid_from: 2026-01-01
     valid_to: null                 # open-ended; the first day it no longer applies
     fields:                        # request attributes conditions may use, with types

@@ -23,7 +23,7 @@ def test_simulation_counts_moves(engine, registry):
     draft_text = (
         default_rules_path()
         .read_text(encoding="utf-8")
-        .replace('version: "2026.1"', 'version: "2027.1-draft"')
+        .replace("version: 1 ", 'version: "2-draft" ')
         + """
   - id: aids-in-aarhus-go-to-region
     service: disability-aids
@@ -41,5 +41,5 @@ def test_simulation_counts_moves(engine, registry):
     assert move.new_targets == ("region-1082 (decides)",)
     assert move.rule_id == "aids-in-aarhus-go-to-region"
     assert "in municipalities 751" in move.reason_en
-    assert report.draft_version == "2027.1-draft"
+    assert report.draft_version == "2-draft"
     assert "1 would go elsewhere" in report.to_text()

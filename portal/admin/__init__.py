@@ -1,0 +1,1 @@
+"""Administration: routing rule sets (list, draft, validate, simulate, publish)."""
