@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 
 from flask import Response, request
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.api.oauth import current_client
@@ -68,17 +68,27 @@ def idempotent(view: Callable) -> Callable:
                              slug="idempotency-in-progress", title="Request in progress")
         except BaseException:
             session.rollback()
+            _forget(session, record)
             raise
         response = _as_response(response)
         if response.status_code < 300 and record in session:
             record.status_code = response.status_code
             record.response_body = response.get_json(silent=True)
             session.commit()
-        else:
-            session.rollback()
+            return response
+        session.rollback()
+        _forget(session, record)
         return response
 
     return wrapped
+
+
+def _forget(session, record: IdempotencyRecord) -> None:
+    """Drop a key whose call failed after something else committed it (e.g. a denied
+    audit row), so the client may retry with the same key."""
+    if inspect(record).persistent:
+        session.delete(record)
+        session.commit()
 
 
 def _replay(record: IdempotencyRecord, digest: str) -> Response:

@@ -23,13 +23,10 @@ from portal.api.openapi import MAX_ID, description, validation_errors
 from portal.api.problems import ApiProblem
 from portal.db import get_session
 from portal.models import (
-    AuditOutcome,
     Authority,
     Case,
     CaseEvent,
     CaseStatus,
-    Handover,
-    Message,
     Request,
     RoutingRecord,
     RuleSet,
@@ -154,23 +151,6 @@ def _call(action, *args, **kwargs):
                          title="Change not allowed", errors=_english(exc.errors))
 
 
-def _scoped_case(case_id: int, action: str) -> Case:
-    """The client's authority's case, else a 404 problem after a committed ``denied``
-    audit row (identical for a missing case and another authority's)."""
-    _check_id(case_id)
-    session = get_session()
-    client = current_client()
-    case = session.get(Case, case_id)
-    if case is None or case.authority_id != client.authority_id:
-        audit_call(session, client, action, outcome=AuditOutcome.DENY,
-                   case_id=case.id if case else None,
-                   subject_id=case.request.citizen_id if case else None,
-                   details={"asked_for": case_id})
-        session.commit()
-        raise _not_found()
-    return case
-
-
 # --- OAuth and the description -------------------------------------------------------
 
 
@@ -242,32 +222,20 @@ def cases_list():
 @bp.get("/cases/<int:case_id>")
 @require_scope("cases:read")
 def case_detail(case_id: int):
-    session = get_session()
-    client = current_client()
-    case = _scoped_case(case_id, "case.view")
-    events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
-                                  .order_by(CaseEvent.at, CaseEvent.id)))
-    handovers = list(session.scalars(select(Handover).where(Handover.case_id == case.id).order_by(Handover.sent_at)))
-    messages = list(session.scalars(select(Message).where(Message.case_id == case.id).order_by(Message.created_at)))
-    body = rep.case_detail(case, events, handovers, messages)
-    audit_call(session, client, "case.view", case_id=case.id, request_id=case.request_id,
-               subject_id=case.request.citizen_id)
-    session.commit()
-    return jsonify(body)
+    _check_id(case_id)
+    cases = _case_services()
+    view = _call(cases.view_case, get_session(), current_client().user, case_id)
+    return jsonify(rep.case_detail(view.case, view.events, view.handovers, view.messages))
 
 
 @bp.get("/cases/<int:case_id>/routing")
 @require_scope("cases:read")
 def case_routing(case_id: int):
-    session = get_session()
-    client = current_client()
-    case = _scoped_case(case_id, "case.routing.view")
-    record = session.scalar(select(RoutingRecord).where(RoutingRecord.request_id == case.request_id))
-    body = rep.routing(case, record, "en")
-    audit_call(session, client, "case.routing.view", case_id=case.id, request_id=case.request_id,
-               subject_id=case.request.citizen_id)
-    session.commit()
-    return jsonify(body)
+    _check_id(case_id)
+    cases = _case_services()
+    view = _call(cases.view_case, get_session(), current_client().user, case_id)
+    record = get_session().scalar(select(RoutingRecord).where(RoutingRecord.request_id == view.case.request_id))
+    return jsonify(rep.routing(view.case, record, "en"))
 
 
 def _case_summary_after_change(case: Case):
@@ -335,12 +303,23 @@ def _message_key(key: str) -> str:
 @require_scope("cases:write")
 @idempotent
 def case_decision(case_id: int):
+    """The case is decided, and the citizen gets the outcome as a message.
+
+    The case services have no single "record a decision" use case yet, so this is
+    ``change_status(to="decided")`` followed by ``send_message``: two commits. If the
+    second fails the decision stands and a retry with the same Idempotency-Key gets
+    422 (already decided); send the message with POST .../messages.
+    """
     _check_id(case_id)
     body = _json_body("Decision")
     cases = _case_services()
-    case = _call(cases.record_decision, get_session(), current_client().user, case_id,
-                 outcome=body["outcome"], expected_version=body.get("expected_version"))
-    return _case_summary_after_change(case)
+    session = get_session()
+    user = current_client().user
+    case = _call(cases.change_status, session, user, case_id, to=CaseStatus.DECIDED.value,
+                 expected_version=body.get("expected_version"))
+    _call(cases.send_message, session, user, case_id, body=body["outcome"],
+          idempotency_key=_message_key(f"decision:{case_id}:{case.version}"))
+    return _case_summary_after_change(session.get(Case, case_id))
 
 
 # --- registry and rule sets -----------------------------------------------------------

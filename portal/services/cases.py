@@ -38,7 +38,7 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from portal.services import audit
+from portal.services import audit, webhooks
 from portal.services.deadlines import WORKING, add_days, danish_today
 from portal.services.notifications import queue_notification
 
@@ -209,6 +209,7 @@ def route_request(session: Session, request_id: int) -> list[Case]:
             "rule_set_version": decision.rule_set_version,
         })
         _event(session, case, EventKind.DEADLINE_SET, None, _deadline_data(case, assignment.day_kind))
+        webhooks.emit(session, case.authority_id, "case.created", webhooks.case_data(case))
         queue_notification(session, key=f"case-opened:{case.id}", user=request.citizen,
                            kind="case_opened", reference=case.reference, case_id=case.id)
         cases.append(case)
@@ -495,6 +496,8 @@ def reject_case(session: Session, user: User, case_id: int, *, reason: str, to_a
     case.assignee_id = None
     case.accepted_at = None
     _event(session, case, EventKind.HANDOVER_SENT, user, {"handover_id": handover.id, "from": from_id, "to": target.id})
+    webhooks.emit(session, target.id, "case.handover", webhooks.case_data(
+        case, handover_id=handover.id, from_authority_id=from_id, to_authority_id=target.id))
     audit.record(session, actor=user, action="handover.send", case_id=case.id, request_id=case.request_id,
                  subject_id=case.request.citizen_id,
                  details={"handover_id": handover.id, "from": from_id, "to": target.id})
@@ -689,6 +692,7 @@ def watch_deadlines(session: Session, today: date | None = None, warn_days: int 
             if _once(session, case, EventKind.DEADLINE_WARNING, f"deadline-warning:{case.id}:{target}",
                      staff, "deadline_warning", visible_to_citizen=False):
                 counts["warned"] += 1
+                webhooks.emit(session, case.authority_id, "case.deadline_warning", webhooks.case_data(case))
             continue
         if _once(session, case, EventKind.DEADLINE_BREACHED, f"deadline-breached:{case.id}:{target}",
                  leads, "deadline_breached", visible_to_citizen=False):

@@ -153,6 +153,19 @@ def emit(session: Session, authority_id: str, event_type: str, payload: dict) ->
     return deliveries
 
 
+def case_data(case, **extra) -> dict:
+    """The ``data`` of a case event: ids and dates, never personal data."""
+    return {
+        "case_id": case.id,
+        "reference": case.reference,
+        "service": case.request.service_type_slug if case.request else None,
+        "status": case.status.value if case.status else None,
+        "target_due": case.target_due.isoformat() if case.target_due else None,
+        "limit_due": case.limit_due.isoformat() if case.limit_due else None,
+        **extra,
+    }
+
+
 def _queue(session: Session, delivery: WebhookDelivery) -> None:
     from portal.api.jobs import deliver_webhook
 
