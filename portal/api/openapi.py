@@ -177,19 +177,15 @@ SCHEMAS: dict[str, dict] = {
         "authority_id": STR, "data": {"type": "object"},
     }),
 }
-SCHEMAS["CaseDetail"] = {
-    "allOf": [{"$ref": "#/components/schemas/CaseSummary"}],
-    "type": "object",
-    "properties": {
-        "request": _obj({"reference": _nullable(STR), "filed_at": _nullable(DATETIME), "locale": STR,
-                         "municipality_code": _nullable(STR), "answers": {"type": "object"}}),
-        "citizen": _obj({"name": STR}),
-        "events": {"type": "array", "items": {"$ref": "#/components/schemas/CaseEvent"}},
-        "handovers": {"type": "array", "items": {"$ref": "#/components/schemas/Handover"}},
-        "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
-    },
-    "required": ["request", "citizen", "events", "handovers", "messages"],
-}
+SCHEMAS["CaseDetail"] = _obj({
+    **SCHEMAS["CaseSummary"]["properties"],
+    "request": _obj({"reference": _nullable(STR), "filed_at": _nullable(DATETIME), "locale": STR,
+                     "municipality_code": _nullable(STR), "answers": {"type": "object"}}),
+    "citizen": _obj({"name": STR}),
+    "events": {"type": "array", "items": {"$ref": "#/components/schemas/CaseEvent"}},
+    "handovers": {"type": "array", "items": {"$ref": "#/components/schemas/Handover"}},
+    "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+})
 
 
 def _ref(name: str) -> dict:
