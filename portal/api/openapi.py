@@ -15,6 +15,7 @@ from portal.models import CaseStatus
 from portal.services.webhooks import EVENT_TYPES
 
 MAX_ID = 2**31 - 1
+WEBHOOK_URL_PATTERN = r"^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost))(:[0-9]{1,5})?(/[!-~]*)?$"
 
 
 def _nullable(schema: dict) -> dict:
@@ -154,7 +155,8 @@ SCHEMAS: dict[str, dict] = {
     "NewMessage": _obj({"body": {"type": "string", "minLength": 1, "maxLength": 5000}}),
     "Rejection": _obj({"handover": {"$ref": "#/components/schemas/Handover"}}),
     "NewWebhook": _obj({
-        "url": {"type": "string", "minLength": 1, "maxLength": 500},
+        "url": {"type": "string", "maxLength": 500, "pattern": WEBHOOK_URL_PATTERN,
+                "description": "HTTPS; plain http only to loopback outside production."},
         "events": {"type": "array", "minItems": 1, "uniqueItems": True,
                    "items": {"type": "string", "enum": list(EVENT_TYPES)}},
     }),
@@ -278,7 +280,8 @@ PATHS: dict[str, dict] = {
             {"name": "service", "in": "query", "schema": {"type": "string", "maxLength": 64}},
             {"name": "updated_since", "in": "query", "schema": {"type": "string", "format": "date-time"},
              "description": "Only cases changed at or after this time (ISO 8601; UTC if no offset)."},
-            {"name": "cursor", "in": "query", "schema": {"type": "string", "maxLength": 200}},
+            {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,10}$"},
+             "description": "The `next_cursor` of the previous page."},
             {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
         ])},
     "/cases/{case_id}": {"get": _op("Read a case", "cases:read", _ok("CaseDetail"), parameters=[_CASE_ID],

@@ -121,3 +121,54 @@ def _validate(body, schema, components=None):
                                      format_checker=Draft202012Validator.FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(body), key=lambda e: list(e.path))
     assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]
+
+
+# --- a live server (its own database) for tools that speak HTTP ------------------------
+
+
+@dataclass
+class LiveApi:
+    app: object
+    url: str
+    token: str
+    odense_case_id: int
+    aarhus_case_id: int
+
+
+@pytest.fixture
+def live_api(live_database_url, redis_url, tmp_path):
+    """The app served on a loopback port, with an Odense client holding every scope, a
+    token, and a case at Odense and at Aarhus."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from portal import create_app, redis_conn
+    from tests.conftest import make_config
+    from tests.factories import make_case, make_citizen, make_request
+
+    app = create_app(make_config(live_database_url, redis_url, tmp_path))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    session = app.extensions["db"].sessionmaker()
+    try:
+        made = new_client(session, ODENSE)
+        ours = make_case(session, make_request(session, make_citizen(session, "461")), authority_id=ODENSE)
+        theirs = make_case(session, make_request(session, make_citizen(session, "751")), authority_id=AARHUS)
+        session.commit()
+        ids = (ours.id, theirs.id)
+        client_id, secret = made.client.client_id, made.secret
+    finally:
+        session.close()
+    import requests
+
+    response = requests.post(f"{url}/api/v1/oauth/token", data={"grant_type": "client_credentials"},
+                             auth=(client_id, secret), timeout=10)
+    response.raise_for_status()
+    yield LiveApi(app=app, url=url, token=response.json()["access_token"], odense_case_id=ids[0],
+                  aarhus_case_id=ids[1])
+    server.shutdown()
+    redis_conn.close(app)
+    app.extensions["db"].engine.dispose()

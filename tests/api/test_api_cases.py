@@ -119,7 +119,7 @@ def test_updated_since_finds_cases_with_newer_events(odense_api, session):
     assert [c["id"] for c in items] == [touched.id]
 
 
-@pytest.mark.parametrize("params", [{"cursor": "garbage"}, {"limit": 0}, {"limit": "x"}, {"status": "lost"},
+@pytest.mark.parametrize("params", [{"cursor": "garbage"}, {"cursor": "12345678901"}, {"limit": 0}, {"limit": "x"}, {"status": "lost"},
                                     {"updated_since": "yesterday"}])
 def test_bad_list_parameters_are_400_problems(odense_api, params):
     response = odense_api.get("/api/v1/cases", query_string=params)

@@ -33,7 +33,7 @@ def test_the_description_is_valid_openapi_3_1(client):
     doc = check(client.get("/api/v1/openapi.json"), "get").json
     assert doc["openapi"] == "3.1.0"
     # Every schema is valid JSON Schema 2020-12.
-    for name, schema in doc["components"]["schemas"].items():
+    for schema in doc["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
     # Every protected operation names a scope that exists.
     scopes = set(doc["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]["scopes"])
@@ -62,7 +62,7 @@ def test_http_errors_under_api_are_problems(client, method, path, status):
     assert response.status_code == status
     assert response.mimetype == "application/problem+json"
     body = response.json
-    assert PROBLEM_MEMBERS <= set(body)
+    assert set(body) >= PROBLEM_MEMBERS
     assert body["status"] == status and body["instance"] == path
     assert body["detail"] and body["correlation_id"] == response.headers["X-Correlation-ID"]
     if status == 405:
