@@ -93,6 +93,8 @@ def _audit_denied_token(error: OAuth2Error, client_id: str | None) -> None:
 
 
 def _query_client(client_id: str) -> ApiClient | None:
+    if not isinstance(client_id, str) or "\x00" in client_id or len(client_id) > 64:
+        return None
     return api_clients.find_client(get_session(), client_id)
 
 

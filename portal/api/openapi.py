@@ -15,6 +15,8 @@ from portal.models import CaseStatus
 from portal.services.webhooks import EVENT_TYPES
 
 MAX_ID = 2**31 - 1
+# PostgreSQL text cannot hold NUL: text coming in must not contain it.
+TEXT = r"^[^\u0000]*$"
 WEBHOOK_URL_PATTERN = r"^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost))(:[0-9]{1,5})?(/[!-~]*)?$"
 
 
@@ -139,8 +141,8 @@ SCHEMAS: dict[str, dict] = {
     "RuleSetList": _obj({"items": {"type": "array", "items": {"$ref": "#/components/schemas/RuleSet"}}}),
     "Accept": _obj({"expected_version": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}, required=[]),
     "Reject": _obj({
-        "reason": {"type": "string", "minLength": 1, "maxLength": 2000},
-        "to_authority_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "reason": {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": TEXT},
+        "to_authority_id": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": TEXT},
         "expected_version": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     }, required=["reason", "to_authority_id"]),
     "StatusChange": _obj({
@@ -148,11 +150,11 @@ SCHEMAS: dict[str, dict] = {
         "expected_version": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     }, required=["status"]),
     "Decision": _obj({
-        "outcome": {"type": "string", "minLength": 1, "maxLength": 2000,
+        "outcome": {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": TEXT,
                     "description": "The decision in words, sent to the citizen as a message."},
         "expected_version": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     }, required=["outcome"]),
-    "NewMessage": _obj({"body": {"type": "string", "minLength": 1, "maxLength": 5000}}),
+    "NewMessage": _obj({"body": {"type": "string", "minLength": 1, "maxLength": 5000, "pattern": TEXT}}),
     "Rejection": _obj({"handover": {"$ref": "#/components/schemas/Handover"}}),
     "NewWebhook": _obj({
         "url": {"type": "string", "maxLength": 500, "pattern": WEBHOOK_URL_PATTERN,
@@ -277,7 +279,7 @@ PATHS: dict[str, dict] = {
         "List the authority's cases", "cases:read", _ok("CaseList"), op_id="listCases",
         parameters=[
             {"name": "status", "in": "query", "schema": {"type": "string", "enum": [s.value for s in CaseStatus]}},
-            {"name": "service", "in": "query", "schema": {"type": "string", "maxLength": 64}},
+            {"name": "service", "in": "query", "schema": {"type": "string", "maxLength": 64, "pattern": TEXT}},
             {"name": "updated_since", "in": "query", "schema": {"type": "string", "format": "date-time"},
              "description": "Only cases changed at or after this time (ISO 8601; UTC if no offset)."},
             {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,10}$"},
@@ -302,7 +304,7 @@ PATHS: dict[str, dict] = {
     "/authorities/{authority_id}": {"get": _op(
         "One authority", "registry:read", _ok("Authority"), op_id="getAuthority",
         parameters=[{"name": "authority_id", "in": "path", "required": True,
-                     "schema": {"type": "string", "maxLength": 64}},
+                     "schema": {"type": "string", "maxLength": 64, "pattern": TEXT}},
                     {"name": "on", "in": "query", "schema": DATE,
                      "description": "The date for `region_id`; default: today."}])},
     "/rule-sets": {"get": _op("Published routing rule sets", "registry:read", _ok("RuleSetList"),

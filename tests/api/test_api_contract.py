@@ -226,3 +226,18 @@ def test_published_rule_sets_are_listed_drafts_are_not(odense_api, session):
     assert 901 in versions and 902 not in versions
     assert odense_api.get("/api/v1/rule-sets/901").json["source"] == "rules: []"
     assert odense_api.get("/api/v1/rule-sets/902").status_code == 404
+
+
+@pytest.mark.parametrize("call", ["query", "path", "body", "basic auth"])
+def test_nul_characters_are_refused_not_a_server_error(client, odense_api, call):
+    # PostgreSQL text cannot hold NUL: it must be refused before it reaches the database.
+    if call == "query":
+        response = odense_api.get("/api/v1/cases", query_string={"service": "a\x00b"})
+    elif call == "path":
+        response = odense_api.get("/api/v1/authorities/a%00b")
+    elif call == "body":
+        response = odense_api.post("/api/v1/cases/1/messages", json={"body": "a\x00b"})
+    else:
+        response = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"}, auth=("a\x00b", "x"))
+    assert response.status_code in (400, 401, 422)
+    assert response.mimetype == "application/problem+json"

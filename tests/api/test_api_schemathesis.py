@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation.modes import GenerationMode
 
-MAX_EXAMPLES = 15
+MAX_EXAMPLES = 10
 # A schema cannot state business rules ("only a pending case can be accepted", "the
 # authority must exist on that date"), so schema-valid calls may rightly get a 422
 # problem; every other check (no 5xx, status codes, media types, bodies and headers as
