@@ -143,6 +143,8 @@ def require_scope(scope: str) -> Callable[[Callable], Callable]:
             try:
                 token = protector.acquire_token([scope])
             except OAuth2Error as error:
+                if error.error == "insufficient_scope":
+                    _audit_scope_denied(scope)
                 raise _token_problem(error, scope)
             g.api_client = token.client
             g.api_token = token
@@ -153,6 +155,17 @@ def require_scope(scope: str) -> Callable[[Callable], Callable]:
         return wrapped
 
     return decorate
+
+
+def _audit_scope_denied(scope: str) -> None:
+    """A known client asked for what its token does not allow: a ``denied`` row."""
+    header = request.headers.get("Authorization", "")
+    token = api_clients.find_token(get_session(), header.removeprefix("Bearer ").strip())
+    if token is not None:
+        session = get_session()
+        api_clients.audit_call(session, token.client, "api.scope.denied", outcome=AuditOutcome.DENY,
+                               details={"required_scope": scope, "path": request.path})
+        session.commit()
 
 
 def _token_problem(error: OAuth2Error, scope: str) -> ApiProblem:

@@ -101,7 +101,7 @@ def _datetime_param(name: str) -> datetime | None:
     if raw is None:
         return None
     try:
-        value = datetime.fromisoformat(raw)
+        value = datetime.fromisoformat(raw.upper())  # RFC 3339 allows "t" and "z"
     except ValueError:
         raise _bad_parameter(name, "give an ISO 8601 date-time, e.g. 2026-11-25T08:00:00Z.")
     return value if value.tzinfo else value.replace(tzinfo=UTC)

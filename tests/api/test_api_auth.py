@@ -96,6 +96,9 @@ def test_a_token_without_the_scope_gets_403_naming_it(client, session):
     assert response.status_code == 403
     assert response.json["required_scope"] == "cases:read"
     assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+    denied = session.scalars(select(AuditEntry).where(AuditEntry.action == "api.scope.denied")).all()
+    assert len(denied) == 1 and denied[0].outcome == AuditOutcome.DENY
+    assert denied[0].actor_id == made.client.user_id
 
 
 def test_a_narrower_token_than_the_client_is_limited_to_what_it_asked(client, odense):
