@@ -317,8 +317,8 @@ PATHS: dict[str, dict] = {
                    op_id="listWebhooks"),
         "post": _op("Subscribe an HTTPS endpoint to events", "webhooks:manage",
                     _ok("Webhook", "201", "Created; the secret is shown only now."),
-                    errors=("400", "401", "403", "405", "413", "415", "422", "429", "500"),
-                    body="NewWebhook", op_id="createWebhook"),
+                    errors=("400", "401", "403", "405", "409", "413", "415", "422", "429", "500"),
+                    body="NewWebhook", parameters=[_IDEMPOTENCY], op_id="createWebhook"),
     },
     "/webhooks/{webhook_id}": {
         "get": _op("One subscription", "webhooks:manage", _ok("Webhook"), parameters=[_WEBHOOK_ID],
@@ -333,8 +333,8 @@ PATHS: dict[str, dict] = {
         op_id="listDeliveries")},
     "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay": {"post": _op(
         "Send a delivery's event again", "webhooks:manage", _ok("Delivery", "202", "Queued"),
-        parameters=[_WEBHOOK_ID, _DELIVERY_ID], op_id="replayDelivery",
-        errors=("400", "401", "403", "404", "405", "429", "500"))},
+        parameters=[_WEBHOOK_ID, _DELIVERY_ID, _IDEMPOTENCY], op_id="replayDelivery",
+        errors=("400", "401", "403", "404", "405", "409", "422", "429", "500"))},
 }
 
 

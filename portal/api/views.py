@@ -412,6 +412,7 @@ def webhooks_list():
 
 @bp.post("/webhooks")
 @require_scope("webhooks:manage")
+@idempotent
 def webhooks_create():
     body = _json_body("NewWebhook")
     session = get_session()
@@ -467,6 +468,7 @@ def webhook_deliveries(webhook_id: int):
 
 @bp.post("/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/replay")
 @require_scope("webhooks:manage")
+@idempotent
 def webhook_replay(webhook_id: int, delivery_id: int):
     row = _subscription(webhook_id)
     _check_id(delivery_id)

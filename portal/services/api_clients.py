@@ -12,15 +12,24 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from portal.models import ApiClient, ApiToken, AuditOutcome, Authority, Role, User
+from portal.models import (
+    ApiClient,
+    ApiToken,
+    AuditOutcome,
+    Authority,
+    IdempotencyRecord,
+    Role,
+    User,
+)
 from portal.models.api import API_CLIENT_ISSUER, AUTH_METHODS, SCOPES
 from portal.models.base import utcnow
 from portal.services import audit
 
 TOKEN_LIFETIME = timedelta(hours=1)
+KEEP_EXPIRED = timedelta(days=1)
 
 
 class ApiClientError(ValueError):
@@ -120,9 +129,20 @@ def store_token(session: Session, client: ApiClient, token: dict) -> ApiToken:
         expires_at=utcnow() + timedelta(seconds=int(token.get("expires_in", TOKEN_LIFETIME.total_seconds()))),
     )
     session.add(row)
+    _purge(session, client)
     audit_call(session, client, "api.token.issued", details={"scope": row.scope})
     session.commit()
     return row
+
+
+def _purge(session: Session, client: ApiClient) -> None:
+    """Forget the client's tokens expired a day ago and idempotency keys older than a
+    day (retries come within minutes); done when a token is issued, so the tables stay
+    small without a scheduled job."""
+    cutoff = utcnow() - KEEP_EXPIRED
+    session.execute(delete(ApiToken).where(ApiToken.api_client_id == client.id, ApiToken.expires_at < cutoff))
+    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.api_client_id == client.id,
+                                                    IdempotencyRecord.created_at < cutoff))
 
 
 def find_token(session: Session, token: str) -> ApiToken | None:

@@ -73,10 +73,32 @@ def check_url(url: str, *, production: bool) -> str | None:
     if parts.username or parts.password:
         return "The URL must not carry credentials."
     if parts.scheme == "https":
+        if production and _is_ip(parts.hostname) and not ipaddress.ip_address(parts.hostname).is_global:
+            return "The URL must point to a public address."
         return None
     if parts.scheme == "http" and not production and _is_loopback(parts.hostname):
         return None
     return "The URL must use https."
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def resolves_to_public_addresses(host: str) -> bool:
+    """Whether every address ``host`` resolves to is public: in production the worker
+    posts nowhere inside our own network (no SSRF through a subscription)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_global for info in infos)
 
 
 def _is_loopback(host: str) -> bool:
@@ -232,6 +254,8 @@ def deliver(session: Session, delivery_id: int, *, production: bool) -> WebhookD
     delivery.attempts += 1
     delivery.last_attempt_at = utcnow()
     error = check_url(subscription.url, production=production)
+    if error is None and production and not resolves_to_public_addresses(urlsplit(subscription.url).hostname):
+        error = "the receiver's address is not public"
     status = None
     if error is None:
         try:

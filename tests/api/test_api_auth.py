@@ -225,3 +225,18 @@ def test_the_cli_takes_a_jwks_file_for_private_key_jwt(runner, tmp_path):
                                  "--auth-method", "private_key_jwt", "--jwks", str(path)])
     assert result.exit_code == 0, result.output
     assert "client_secret" not in result.output
+
+
+def test_old_tokens_and_idempotency_keys_are_forgotten_when_a_token_is_issued(client, session, odense):
+    from portal.models import IdempotencyRecord
+
+    old = get_token(client, odense)
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(old)))
+    row.expires_at = utcnow() - timedelta(days=2)
+    session.add(IdempotencyRecord(api_client_id=odense.client.id, key="k", method="POST", path="/x",
+                                  request_hash="h", status_code=200, created_at=utcnow() - timedelta(days=2)))
+    session.commit()
+    fresh = get_token(client, odense)
+    assert session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(old))) is None
+    assert session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(fresh))) is not None
+    assert session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == "k")) is None

@@ -195,6 +195,8 @@ def test_a_rolled_back_change_sends_nothing(session, odense_api, receiver):
     ("http://127.0.0.1:8080/hook", True, False),
     ("ftp://127.0.0.1/hook", False, False),
     ("https://user:pw@sag.odense.dk/", True, False),
+    ("https://10.0.0.7/hook", True, False),
+    ("https://169.254.169.254/latest", True, False),
 ])
 def test_only_https_endpoints_except_loopback_outside_production(url, production, ok):
     assert (webhooks.check_url(url, production=production) is None) == ok
@@ -245,3 +247,18 @@ def test_webhook_management_needs_its_scope(client, session):
     made = new_client(session, ODENSE, scopes=["cases:read"])
     api = Api(client, get_token(client, made))
     assert api.get("/api/v1/webhooks").status_code == 403
+
+
+def test_in_production_the_worker_posts_to_public_addresses_only():
+    assert not webhooks.resolves_to_public_addresses("localhost")
+    assert not webhooks.resolves_to_public_addresses("10.1.2.3")
+    assert webhooks.resolves_to_public_addresses("8.8.8.8")
+
+
+def test_creating_a_subscription_twice_with_one_key_makes_one(odense_api, receiver):
+    headers = {"Idempotency-Key": "subscribe-1"}
+    body = {"url": receiver.url, "events": ["case.created"]}
+    first = odense_api.post("/api/v1/webhooks", json=body, headers=headers)
+    again = odense_api.post("/api/v1/webhooks", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201 and first.json == again.json
+    assert len(odense_api.get("/api/v1/webhooks").json["items"]) == 1
