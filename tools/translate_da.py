@@ -26,7 +26,8 @@ def main(path: str) -> None:
         if message is None:
             unknown.append(msgid)
             continue
-        message.string = text
+        # A list gives the plural forms of a ngettext message.
+        message.string = tuple(text) if isinstance(text, list) else text
         message.flags.discard("fuzzy")
     _write(_po("da"), catalog)
     for msgid in unknown:

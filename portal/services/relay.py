@@ -7,6 +7,7 @@ import time
 
 from flask import Flask
 from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError
 
 from portal.db import open_session
 from portal.redis_conn import get_redis
@@ -33,6 +34,10 @@ def run_relay(app: Flask, *, once: bool = False, interval: float = 1.0) -> int:
                 upkeep_due = time.monotonic() + float(app.config.get("UPKEEP_INTERVAL", 15))
         except RedisError as exc:
             log.warning("relay: Redis unavailable (%s); outbox rows wait", type(exc).__name__)
+            moved = 0
+        except OperationalError as exc:
+            # A database that is restarting or busy is waited out like Redis.
+            log.warning("relay: database unavailable (%s); retrying", type(exc.orig).__name__)
             moved = 0
         if once:
             return total
