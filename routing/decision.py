@@ -251,9 +251,15 @@ class RoutingDecision:
         )
 
 
-# Building a frozen dataclass through its __init__ costs an object.__setattr__ per
-# field; the engine builds a decision per request, so it sets the two slots directly
-# (see routing.engine). The result is an ordinary, equal, immutable RoutingDecision.
-new_decision = object.__new__
-set_facts = RoutingDecision.__dict__["facts"].__set__
-set_explanation = RoutingDecision.__dict__["explanation"].__set__
+class DecisionLayout:
+    """The slots of ``RoutingDecision`` without its frozen ``__setattr__``.
+
+    Building a frozen dataclass through its ``__init__`` costs an
+    ``object.__setattr__`` per field, and the engine builds a decision per request. So
+    it fills one of these with plain attribute stores and then assigns its
+    ``__class__`` to ``RoutingDecision`` (allowed between classes with the same slot
+    layout). The result is an ordinary, equal, immutable ``RoutingDecision``; a test
+    pins that, and the assignment fails loudly if the two layouts ever differ.
+    """
+
+    __slots__ = ("facts", "explanation")

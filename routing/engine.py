@@ -3,12 +3,14 @@
 ``compile_rule_set`` resolves, for every registry period (the registry changes on
 2027-01-01, for example), every (service type, municipality) pair to the short list of
 rules that apply there, ordered by priority, with each rule's target authorities and
-explanation worked out in advance. Routing a request is then two dictionary lookups and
-the conditions of the few conditional rules ahead of the first unconditional one.
+explanation worked out in advance. Routing a request is then three dictionary lookups (day,
+service type, municipality), the conditions of any conditional rules ahead of the first
+unconditional one, and one small object.
 """
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,13 +20,11 @@ from typing import Any
 from routing.conditions import compile_condition
 from routing.decision import (
     Assignment,
+    DecisionLayout,
     Explanation,
     RoutingDecision,
     RuleNote,
 )
-from routing.decision import new_decision as _new
-from routing.decision import set_explanation as _set_explanation
-from routing.decision import set_facts as _set_facts
 from routing.facts import RequestFacts
 from routing.registry import (
     Authority,
@@ -97,6 +97,7 @@ class CompiledRuleSet:
             for r in rule_set.rules
             if r.condition is not None
         }
+        self._lock = threading.Lock()
         self._periods: list[_Period] = []
         self._starts: list[date] = []
         self._valid_from = rule_set.valid_from
@@ -129,9 +130,7 @@ class CompiledRuleSet:
         table_for = self._table_for
         slow = self._candidates_slow
         version = self.version
-        new, set_facts, set_explanation = _new, _set_facts, _set_explanation
-        explanation_class = Explanation
-        decision_class = RoutingDecision
+        layout, decision_class = DecisionLayout, RoutingDecision
 
         def route(facts: RequestFacts) -> RoutingDecision:
             day = facts.filed_on
@@ -146,20 +145,23 @@ class CompiledRuleSet:
             entry = by_municipality.get(facts.municipality_code)
             if entry is None:
                 entry = slow(by_municipality, facts)
-            if entry.__class__ is explanation_class:
-                # The common case: the first rule for the pair is unconditional.
-                decision = new(decision_class)
-                set_facts(decision, facts)
-                set_explanation(decision, entry)
+            if entry.__class__ is not tuple:
+                # The common case: the first rule for the pair is unconditional, and
+                # the entry is its explanation (which carries the assignments).
+                decision = layout()
+                decision.facts = facts
+                decision.explanation = entry
+                decision.__class__ = decision_class
                 return decision
             attributes = facts.attributes
             for condition, explanation, error in entry:
                 if condition is None or condition(attributes):
                     if error is not None:
                         raise NoRoute(error)
-                    decision = new(decision_class)
-                    set_facts(decision, facts)
-                    set_explanation(decision, explanation)
+                    decision = layout()
+                    decision.facts = facts
+                    decision.explanation = explanation
+                    decision.__class__ = decision_class
                     return decision
             raise NoRoute(
                 f"rule set {version}: no rule routes {facts.service_type!r} for municipality "
@@ -198,17 +200,16 @@ class CompiledRuleSet:
     def _period_for(self, day: date) -> _Period:
         if not (self._valid_from <= day < self._valid_to):
             raise NoRoute(f"rule set {self.version} is not in force on {day.isoformat()}")
-        index = bisect_right(self._starts, day) - 1
-        if index >= 0 and day < self._periods[index].end:
-            period = self._periods[index]
-        elif self._registry is not None:
-            period = self._add(self._compile_period(self._registry.on(day)))
-        else:
-            raise NoRoute(
-                f"rule set {self.version} was compiled for the registry of another period "
-                f"than {day.isoformat()}"
-            )
-        return period
+        with self._lock:  # threads of one worker may meet a new period together
+            index = bisect_right(self._starts, day) - 1
+            if index >= 0 and day < self._periods[index].end:
+                return self._periods[index]
+            if self._registry is not None:
+                return self._add(self._compile_period(self._registry.on(day)))
+        raise NoRoute(
+            f"rule set {self.version} was compiled for the registry of another period "
+            f"than {day.isoformat()}"
+        )
 
     def _add(self, period: _Period) -> _Period:
         index = bisect_right(self._starts, period.start)

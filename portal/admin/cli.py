@@ -57,8 +57,14 @@ def check_command(rules_file: str | None, on_day) -> None:
     if rules_file:
         rule_set = _load_file(rules_file)
     else:
-        with open_session() as session:
-            loaded = rule_set_in_force(session, day or date.today())
+        from portal.services.routing import NoRuleSetInForce
+
+        try:
+            with open_session() as session:
+                loaded = rule_set_in_force(session, day or date.today())
+        except NoRuleSetInForce as exc:
+            click.echo(str(exc), err=True)
+            raise SystemExit(1) from None
         rule_set = loaded.rule_set
         click.echo(f"Rule set in force: version {loaded.version} ({loaded.origin})")
     days = [day] if day else check_days(rule_set, today=date.today())

@@ -3,12 +3,13 @@ region, on both sides of the 2027-01-01 region reform."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 
 import pytest
 
-from routing.decision import RoutingDecision
+from routing.decision import DecisionLayout, RoutingDecision
 from routing.engine import NoRoute, UnknownMunicipality, UnknownServiceType, compile_rule_set
 from routing.facts import RequestFacts
 from routing.service_types import SERVICE_TYPES
@@ -134,3 +135,16 @@ def test_decision_round_trips_through_json(engine, service):
     again = RoutingDecision.from_dict(json.loads(json.dumps(decision.to_dict())))
     assert again == decision
     assert again.explanation.citizen_text("en") == decision.explanation.citizen_text("en")
+
+
+@pytest.mark.parametrize("service", ["home-care", "job-seeking"])  # direct and conditional paths
+def test_engine_decisions_are_ordinary_frozen_decisions(engine, service):
+    decision = engine.route(RequestFacts(service, "101", AFTER, {"insured": True}))
+    assert type(decision) is RoutingDecision
+    assert RoutingDecision.__slots__ == DecisionLayout.__slots__
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decision.facts = None
+    built = RoutingDecision(
+        decision.rule_set_version, AFTER, decision.facts, decision.assignments, decision.explanation
+    )
+    assert built == decision

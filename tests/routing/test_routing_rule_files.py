@@ -125,13 +125,18 @@ def test_good_file_parses(tmp_path):
     assert (rule.id, rule.line, rule.priority) == ("home-care", 7, 10)
 
 
-def test_every_problem_is_listed(tmp_path):
+def test_every_problem_is_listed():
     text = HEADER + GOOD_RULE.replace("priority: 10", "priority: high").replace(
-        "state", "x"
-    ).replace("residence-municipality", "state-nowhere")
+        "residence-municipality", "state-nowhere"
+    )
     with pytest.raises(RuleSetError) as caught:
         parse_rule_set(text, "two.yaml")
-    assert len(caught.value.problems) == 2
+    assert [
+        (line, rule, message.split(":")[0]) for line, rule, message in caught.value.problems
+    ] == [
+        (9, "home-care", "wrong type"),
+        (11, "home-care", "unknown authority 'state-nowhere'"),
+    ]
 
 
 def test_extends_inherits_and_overrides():
