@@ -135,7 +135,9 @@ SCHEMAS: dict[str, dict] = {
         "on": DATE, "items": {"type": "array", "items": {"$ref": "#/components/schemas/Authority"}},
     }),
     "RuleSet": _obj({
-        "version": INT, "status": STR, "valid_from": DATE, "valid_to": _nullable(DATE),
+        "version": INT,
+        "status": {"type": "string", "enum": ["published", "superseded", "default"],
+                   "description": "`default`: shipped with Indgang; routes any date no published version covers."}, "valid_from": DATE, "valid_to": _nullable(DATE),
         "published_at": _nullable(DATETIME), "note": _nullable(STR), "source": STR,
     }, required=["version", "status", "valid_from", "valid_to", "published_at", "note"]),
     "RuleSetList": _obj({"items": {"type": "array", "items": {"$ref": "#/components/schemas/RuleSet"}}}),

@@ -362,14 +362,32 @@ def _published_rule_sets():
     return select(RuleSet).where(RuleSet.status.in_([RuleSetStatus.PUBLISHED, RuleSetStatus.SUPERSEDED]))
 
 
+def _shipped_default(with_source: bool = False) -> dict:
+    """The rule set shipped with Indgang: it routes any date no published version covers."""
+    from portal.services.routing import default_rule_set, default_source
+
+    loaded = default_rule_set()
+    body = {"version": loaded.version, "status": "default",
+            "valid_from": loaded.rule_set.valid_from.isoformat(),
+            "valid_to": loaded.rule_set.valid_to.isoformat() if loaded.rule_set.valid_to else None,
+            "published_at": None, "note": loaded.rule_set.description or None}
+    if with_source:
+        body["source"] = default_source()[0]
+    return body
+
+
 @bp.get("/rule-sets")
 @require_scope("registry:read")
 def rule_sets_list():
     session = get_session()
     rows = list(session.scalars(_published_rule_sets().order_by(RuleSet.version)))
-    audit_call(session, current_client(), "rule_set.list", details={"shown": len(rows)})
+    items = [rep.rule_set(r) for r in rows]
+    default = _shipped_default()
+    if default["version"] not in {r.version for r in rows}:
+        items.insert(0, default)
+    audit_call(session, current_client(), "rule_set.list", details={"shown": len(items)})
     session.commit()
-    return jsonify(items=[rep.rule_set(r) for r in rows])
+    return jsonify(items=items)
 
 
 @bp.get("/rule-sets/<int:version>")
@@ -378,11 +396,15 @@ def rule_set_detail(version: int):
     _check_id(version)
     session = get_session()
     row = session.scalar(_published_rule_sets().where(RuleSet.version == version))
-    if row is None:
+    if row is not None:
+        body = rep.rule_set(row, with_source=True)
+    elif version == _shipped_default()["version"]:
+        body = _shipped_default(with_source=True)
+    else:
         raise _not_found("published rule set")
     audit_call(session, current_client(), "rule_set.view", details={"version": version})
     session.commit()
-    return jsonify(rep.rule_set(row, with_source=True))
+    return jsonify(body)
 
 
 # --- webhooks -----------------------------------------------------------------------

@@ -228,6 +228,16 @@ def test_published_rule_sets_are_listed_drafts_are_not(odense_api, session):
     assert odense_api.get("/api/v1/rule-sets/902").status_code == 404
 
 
+def test_the_shipped_default_rule_set_is_listed_with_its_source(odense_api):
+    from portal.services.routing import default_rule_set
+
+    default = default_rule_set()
+    items = odense_api.get("/api/v1/rule-sets").json["items"]
+    assert {"version": default.version, "status": "default"}.items() <= items[0].items()
+    detail = odense_api.get(f"/api/v1/rule-sets/{default.version}").json
+    assert "rules:" in detail["source"]
+
+
 @pytest.mark.parametrize("call", ["query", "path", "body", "basic auth"])
 def test_nul_characters_are_refused_not_a_server_error(client, odense_api, call):
     # PostgreSQL text cannot hold NUL: it must be refused before it reaches the database.
