@@ -3,6 +3,7 @@ errors as problems, scopes, revocation, and the admin CLI."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from datetime import timedelta
@@ -170,7 +171,7 @@ def test_private_key_jwt_gets_a_token_and_a_replayed_assertion_is_refused(client
     assert replay.json["error"] == "invalid_client"
 
 
-@pytest.mark.parametrize("problem", ["wrong audience", "expired", "other key"])
+@pytest.mark.parametrize("problem", ["wrong audience", "expired", "other key", "unsigned", "secret as key"])
 def test_bad_assertions_are_refused(client, key_client, problem):
     made, key = key_client
     audience = "http://localhost/api/v1/oauth/token"
@@ -179,9 +180,29 @@ def test_bad_assertions_are_refused(client, key_client, problem):
     elif problem == "expired":
         assertion = _assertion(key, made.client.client_id, audience, exp=int(time.time()) - 3600,
                                iat=int(time.time()) - 4000)
-    else:
+    elif problem == "other key":
         other = RSAKey.generate_key(2048, auto_kid=True)
         assertion = _assertion(other, made.client.client_id, audience)
+    elif problem == "unsigned":
+        signed = _assertion(key, made.client.client_id, audience)
+        header = base64.urlsafe_b64encode(b'{"alg":"none"}').rstrip(b"=").decode()
+        assertion = f"{header}.{signed.split('.')[1]}."
+    else:
+        # HS256 keyed with the client's public key: the old algorithm-confusion trick
+        # (built by hand: joserfc itself refuses to make it).
+        import hashlib
+        import hmac
+
+        def b64(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        now = int(time.time())
+        claims = {"iss": made.client.client_id, "sub": made.client.client_id, "aud": audience,
+                  "iat": now, "exp": now + 60, "jti": "confused"}
+        header = b64(json.dumps({"alg": "HS256"}).encode())
+        signing_input = header + "." + b64(json.dumps(claims).encode())
+        mac = hmac.new(key.as_pem(private=False), signing_input.encode(), hashlib.sha256).digest()
+        assertion = f"{signing_input}.{b64(mac)}"
     response = _jwt_request(client, assertion)
     assert response.status_code == 401
     assert response.json["error"] == "invalid_client"
