@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_babel import force_locale
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import select
 
 from portal.api import representations as rep
 from portal.api.idempotency import idempotent
@@ -23,16 +23,12 @@ from portal.db import get_session
 from portal.models import (
     Authority,
     Case,
-    CaseEvent,
     CaseStatus,
-    Request,
     RoutingRecord,
     RuleSet,
     RuleSetStatus,
-    WebhookDelivery,
 )
-from portal.services import webhooks
-from portal.services.api_clients import audit_call
+from portal.services import api_clients, webhooks
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -187,37 +183,17 @@ def _decode_cursor(raw: str) -> int:
 @require_scope("cases:read")
 def cases_list():
     """The authority's cases, oldest first by id (a stable order for cursors)."""
-    session = get_session()
-    client = current_client()
     status = request.args.get("status")
     if status is not None and status not in {s.value for s in CaseStatus}:
         raise _bad_parameter("status", "one of " + ", ".join(s.value for s in CaseStatus) + ".")
-    service = request.args.get("service")
     since = _datetime_param("updated_since")
     limit = _int_param("limit", 50, 1, 200)
     after = _decode_cursor(request.args["cursor"]) if "cursor" in request.args else 0
-    stmt = select(Case).where(Case.authority_id == client.authority_id, Case.id > after)
-    if status:
-        stmt = stmt.where(Case.status == CaseStatus(status))
-    if service:
-        stmt = stmt.join(Request, Request.id == Case.request_id).where(Request.service_type_slug == service)
-    if since:
-        stmt = stmt.where(or_(
-            Case.opened_at >= since,
-            exists(select(CaseEvent.id).where(CaseEvent.case_id == Case.id, CaseEvent.at >= since)),
-        ))
-    rows = list(session.scalars(stmt.order_by(Case.id).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last_events = dict(session.execute(
-        select(CaseEvent.case_id, func.max(CaseEvent.at))
-        .where(CaseEvent.case_id.in_([c.id for c in rows])).group_by(CaseEvent.case_id)
-    ).all()) if rows else {}
-    items = [rep.case_summary(c, last_events.get(c.id)) for c in rows]
-    audit_call(session, client, "case.list", details={
-        "filters": {k: v for k, v in request.args.items() if k != "cursor"}, "shown": len(items)})
-    session.commit()
-    return jsonify(items=items, next_cursor=_encode_cursor(rows[-1].id) if more else None)
+    page = api_clients.list_cases(get_session(), current_client(), status=CaseStatus(status) if status else None,
+                                  service=request.args.get("service"), updated_since=since, after=after,
+                                  limit=limit)
+    items = [rep.case_summary(c, page.updated.get(c.id)) for c in page.cases]
+    return jsonify(items=items, next_cursor=_encode_cursor(page.cases[-1].id) if page.more else None)
 
 
 @bp.get("/cases/<int:case_id>")
@@ -337,8 +313,7 @@ def authorities_list():
     for a in authorities_on(session, day):
         region = region_of(session, a.id, day) if a.kind.value == "municipality" else None
         items.append(rep.authority(a, region.id if region else None))
-    audit_call(session, current_client(), "registry.list", details={"on": day.isoformat()})
-    session.commit()
+    api_clients.record_call(session, current_client(), "registry.list", on=day.isoformat())
     return jsonify(on=day.isoformat(), items=items)
 
 
@@ -353,8 +328,7 @@ def authority_detail(authority_id: str):
     if authority is None:
         raise _not_found("authority")
     region = region_of(session, authority.id, day) if authority.kind.value == "municipality" else None
-    audit_call(session, current_client(), "registry.view", details={"authority_id": authority.id})
-    session.commit()
+    api_clients.record_call(session, current_client(), "registry.view", authority_id=authority.id)
     return jsonify(rep.authority(authority, region.id if region else None))
 
 
@@ -385,8 +359,7 @@ def rule_sets_list():
     default = _shipped_default()
     if default["version"] not in {r.version for r in rows}:
         items.insert(0, default)
-    audit_call(session, current_client(), "rule_set.list", details={"shown": len(items)})
-    session.commit()
+    api_clients.record_call(session, current_client(), "rule_set.list", shown=len(items))
     return jsonify(items=items)
 
 
@@ -402,8 +375,7 @@ def rule_set_detail(version: int):
         body = _shipped_default(with_source=True)
     else:
         raise _not_found("published rule set")
-    audit_call(session, current_client(), "rule_set.view", details={"version": version})
-    session.commit()
+    api_clients.record_call(session, current_client(), "rule_set.view", version=version)
     return jsonify(body)
 
 
@@ -427,8 +399,7 @@ def _subscription(webhook_id: int):
 def webhooks_list():
     session = get_session()
     rows = webhooks.subscriptions_of(session, current_client().authority_id)
-    audit_call(session, current_client(), "webhook.list")
-    session.commit()
+    api_clients.record_call(session, current_client(), "webhook.list")
     return jsonify(items=[rep.subscription(s) for s in rows])
 
 
@@ -440,16 +411,14 @@ def webhooks_create():
     session = get_session()
     client = current_client()
     try:
-        row = webhooks.subscribe(session, authority_id=client.authority_id, url=body["url"],
+        row = webhooks.subscribe(session, actor=client.user, authority_id=client.authority_id, url=body["url"],
                                  events=body["events"], production=_production(),
-                                 created_by_client_id=client.id)
+                                 created_by_client_id=client.id, audit_details={"api_client": client.client_id})
     except webhooks.WebhookError as exc:
         session.rollback()
         raise ApiProblem(422, "The subscription is not valid: see errors.", slug="validation",
                          title="Validation failed",
                          errors=[{"field": k, "message": v} for k, v in exc.errors.items()])
-    audit_call(session, client, "webhook.create", details={"subscription_id": row.id, "events": row.events})
-    session.commit()
     response = jsonify(rep.subscription(row, secret=True))
     response.status_code = 201
     response.headers["Location"] = url_for("api.webhook_detail", webhook_id=row.id)
@@ -460,8 +429,7 @@ def webhooks_create():
 @require_scope("webhooks:manage")
 def webhook_detail(webhook_id: int):
     row = _subscription(webhook_id)
-    audit_call(get_session(), current_client(), "webhook.view", details={"subscription_id": row.id})
-    get_session().commit()
+    api_clients.record_call(get_session(), current_client(), "webhook.view", subscription_id=row.id)
     return jsonify(rep.subscription(row))
 
 
@@ -469,9 +437,8 @@ def webhook_detail(webhook_id: int):
 @require_scope("webhooks:manage")
 def webhook_delete(webhook_id: int):
     row = _subscription(webhook_id)
-    row.active = False
-    audit_call(get_session(), current_client(), "webhook.delete", details={"subscription_id": row.id})
-    get_session().commit()
+    client = current_client()
+    webhooks.unsubscribe(get_session(), row, actor=client.user, audit_details={"api_client": client.client_id})
     return "", 204
 
 
@@ -480,11 +447,8 @@ def webhook_delete(webhook_id: int):
 def webhook_deliveries(webhook_id: int):
     row = _subscription(webhook_id)
     limit = _int_param("limit", 50, 1, 200)
-    session = get_session()
-    rows = list(session.scalars(select(WebhookDelivery).where(WebhookDelivery.subscription_id == row.id)
-                                .order_by(WebhookDelivery.id.desc()).limit(limit)))
-    audit_call(session, current_client(), "webhook.deliveries", details={"subscription_id": row.id})
-    session.commit()
+    rows = webhooks.deliveries_of(get_session(), row, limit)
+    api_clients.record_call(get_session(), current_client(), "webhook.deliveries", subscription_id=row.id)
     return jsonify(items=[rep.delivery(d) for d in rows])
 
 
@@ -494,13 +458,11 @@ def webhook_deliveries(webhook_id: int):
 def webhook_replay(webhook_id: int, delivery_id: int):
     row = _subscription(webhook_id)
     _check_id(delivery_id)
-    session = get_session()
-    delivery = session.get(WebhookDelivery, delivery_id)
-    if delivery is None or delivery.subscription_id != row.id:
+    client = current_client()
+    try:
+        again = webhooks.replay(get_session(), row, delivery_id, actor=client.user,
+                                audit_details={"api_client": client.client_id})
+    except webhooks.DeliveryNotFound:
         raise _not_found("delivery")
-    again = webhooks.replay(session, delivery)
-    audit_call(session, current_client(), "webhook.replay",
-               details={"subscription_id": row.id, "delivery_id": delivery.id, "new_delivery_id": again.id})
-    session.commit()
     return jsonify(rep.delivery(again)), 202
 

@@ -10,9 +10,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.models import (
@@ -20,7 +20,11 @@ from portal.models import (
     ApiToken,
     AuditOutcome,
     Authority,
+    Case,
+    CaseEvent,
+    CaseStatus,
     IdempotencyRecord,
+    Request,
     Role,
     User,
 )
@@ -148,6 +152,52 @@ def _purge(session: Session, client: ApiClient) -> None:
 def find_token(session: Session, token: str) -> ApiToken | None:
     """The stored token for a presented bearer token, or None."""
     return session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(token)))
+
+
+def record_call(session: Session, client: ApiClient, action: str, **details) -> None:
+    """Audit a read by ``client`` (registry, rule sets, webhooks) and commit it."""
+    audit_call(session, client, action, details=details)
+    session.commit()
+
+
+@dataclass(frozen=True)
+class CasePage:
+    cases: list[Case]
+    updated: dict[int, datetime]  # case id -> time of its newest event
+    more: bool
+
+
+def list_cases(session: Session, client: ApiClient, *, status: CaseStatus | None = None,
+               service: str | None = None, updated_since: datetime | None = None, after: int = 0,
+               limit: int = 50) -> CasePage:
+    """The client's authority's cases after id ``after``, by id (a stable order for
+    cursors), filtered; writes a ``case.list`` audit row and commits.
+
+    ``updated_since`` keeps cases opened or with any event at or after that time.
+    """
+    stmt = select(Case).where(Case.authority_id == client.authority_id, Case.id > after)
+    if status is not None:
+        stmt = stmt.where(Case.status == status)
+    if service:
+        stmt = stmt.join(Request, Request.id == Case.request_id).where(Request.service_type_slug == service)
+    if updated_since is not None:
+        stmt = stmt.where(or_(
+            Case.opened_at >= updated_since,
+            exists(select(CaseEvent.id).where(CaseEvent.case_id == Case.id, CaseEvent.at >= updated_since)),
+        ))
+    rows = list(session.scalars(stmt.order_by(Case.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    updated = dict(session.execute(
+        select(CaseEvent.case_id, func.max(CaseEvent.at))
+        .where(CaseEvent.case_id.in_([c.id for c in rows])).group_by(CaseEvent.case_id)
+    ).all()) if rows else {}
+    filters = {"status": status.value if status else None, "service": service,
+               "updated_since": updated_since.isoformat() if updated_since else None}
+    audit_call(session, client, "case.list",
+               details={"filters": {k: v for k, v in filters.items() if v}, "shown": len(rows)})
+    session.commit()
+    return CasePage(cases=rows, updated=updated, more=more)
 
 
 def audit_call(

@@ -29,9 +29,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
+from portal.models import DeliveryStatus, User, WebhookDelivery, WebhookSubscription
 from portal.models.base import utcnow
-from portal.services import outbox
+from portal.services import audit, outbox
 
 EVENT_TYPES = ("case.created", "case.handover", "case.deadline_warning")
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
@@ -52,6 +52,10 @@ class DeliveryFailed(RuntimeError):
 
 class SubscriptionNotFound(LookupError):
     """No such subscription at this authority (missing or another authority's)."""
+
+
+class DeliveryNotFound(LookupError):
+    """No such delivery for this subscription."""
 
 
 def new_secret() -> str:
@@ -110,10 +114,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def subscribe(session: Session, *, authority_id: str, url: str, events: list[str],
-              production: bool, created_by_client_id: int | None = None) -> WebhookSubscription:
-    """Register ``url`` for ``events`` of ``authority_id``. The caller commits (with its
-    audit row). Raises ``WebhookError`` for a bad URL or unknown event types."""
+def subscribe(session: Session, *, actor: User, authority_id: str, url: str, events: list[str],
+              production: bool, created_by_client_id: int | None = None,
+              audit_details: dict | None = None) -> WebhookSubscription:
+    """Register ``url`` for ``events`` of ``authority_id``, with an audit row. Commits.
+    Raises ``WebhookError`` for a bad URL or unknown event types."""
     errors = {}
     problem = check_url(url, production=production)
     if problem:
@@ -129,7 +134,25 @@ def subscribe(session: Session, *, authority_id: str, url: str, events: list[str
     )
     session.add(subscription)
     session.flush()
+    audit.record(session, actor=actor, action="webhook.create",
+                 details={"subscription_id": subscription.id, "events": subscription.events, **(audit_details or {})})
+    session.commit()
     return subscription
+
+
+def unsubscribe(session: Session, subscription: WebhookSubscription, *, actor: User,
+                audit_details: dict | None = None) -> None:
+    """Stop a subscription (its log stays), with an audit row. Commits."""
+    subscription.active = False
+    audit.record(session, actor=actor, action="webhook.delete",
+                 details={"subscription_id": subscription.id, **(audit_details or {})})
+    session.commit()
+
+
+def deliveries_of(session: Session, subscription: WebhookSubscription, limit: int = 50) -> list[WebhookDelivery]:
+    """The newest ``limit`` deliveries of a subscription, newest first."""
+    return list(session.scalars(select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription.id)
+                                .order_by(WebhookDelivery.id.desc()).limit(limit)))
 
 
 def subscription_of(session: Session, authority_id: str, subscription_id: int) -> WebhookSubscription:
@@ -194,15 +217,24 @@ def _queue(session: Session, delivery: WebhookDelivery) -> None:
     outbox.add_job(session, deliver_webhook, delivery_id=delivery.id)
 
 
-def replay(session: Session, delivery: WebhookDelivery) -> WebhookDelivery:
-    """Send a delivery's event again, as a new delivery with the same event id. The
-    caller commits."""
+def replay(session: Session, subscription: WebhookSubscription, delivery_id: int, *, actor: User,
+           audit_details: dict | None = None) -> WebhookDelivery:
+    """Send a delivery's event again, as a new delivery with the same event id, with an
+    audit row. Commits. Raises ``DeliveryNotFound`` if the delivery is not the
+    subscription's."""
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.subscription_id != subscription.id:
+        raise DeliveryNotFound(delivery_id)
     again = WebhookDelivery(subscription_id=delivery.subscription_id, event_id=delivery.event_id,
                             event_type=delivery.event_type, payload=delivery.payload,
                             replay_of_id=delivery.id)
     session.add(again)
     session.flush()
     _queue(session, again)
+    audit.record(session, actor=actor, action="webhook.replay",
+                 details={"subscription_id": subscription.id, "delivery_id": delivery.id,
+                          "new_delivery_id": again.id, **(audit_details or {})})
+    session.commit()
     return again
 
 
