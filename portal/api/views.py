@@ -280,23 +280,13 @@ def _message_key(key: str) -> str:
 @require_scope("cases:write")
 @idempotent
 def case_decision(case_id: int):
-    """The case is decided, and the citizen gets the outcome as a message.
-
-    The case services have no single "record a decision" use case yet, so this is
-    ``change_status(to="decided")`` followed by ``send_message``: two commits. If the
-    second fails the decision stands and a retry with the same Idempotency-Key gets
-    422 (already decided); send the message with POST .../messages.
-    """
+    """The case is decided, and the citizen gets the outcome as a message (one commit)."""
     _check_id(case_id)
     body = _json_body("Decision")
     cases = _case_services()
-    session = get_session()
-    user = current_client().user
-    case = _call(cases.change_status, session, user, case_id, to=CaseStatus.DECIDED.value,
-                 expected_version=body.get("expected_version"))
-    _call(cases.send_message, session, user, case_id, body=body["outcome"],
-          idempotency_key=_message_key(f"decision:{case_id}:{case.version}"))
-    return _case_summary_after_change(session.get(Case, case_id))
+    case = _call(cases.record_decision, get_session(), current_client().user, case_id,
+                 outcome=body["outcome"], expected_version=body.get("expected_version"))
+    return _case_summary_after_change(case)
 
 
 # --- registry and rule sets -----------------------------------------------------------

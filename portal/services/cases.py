@@ -645,6 +645,40 @@ def send_message(session: Session, user: User, case_id: int, *, body: str, idemp
     return message
 
 
+def record_decision(session: Session, user: User, case_id: int, *, outcome: str,
+                    expected_version: int | None = None) -> Case:
+    """Record the authority's decision: the case becomes DECIDED (a ``decided`` event
+    carrying the outcome) and the outcome goes to the citizen as a message, in one
+    commit. Raises ``CaseNotFound``, ``StaleCase``, or ``InvalidChange`` for an empty
+    or too long outcome, or a case that may not be decided now.
+    """
+    case = _case_for(session, user, case_id, "case.decide")
+    _check_version(case, expected_version)
+    outcome = (outcome or "").strip()
+    if not outcome:
+        raise InvalidChange({"outcome": _l("Write the decision.")})
+    if len(outcome) > 2000:
+        raise InvalidChange({"outcome": _l("The decision can be at most 2000 characters.")})
+    if CaseStatus.DECIDED not in allowed_transitions(session, case):
+        raise InvalidChange({"status": _l("That status change is not allowed.")})
+    previous = case.status
+    now = utcnow()
+    case.status = CaseStatus.DECIDED
+    case.decided_at = now
+    message = Message(case_id=case.id, sender_id=user.id, to_citizen=True, body=outcome)
+    session.add(message)
+    session.flush()
+    _event(session, case, EventKind.DECIDED, user, {"instant": False, "message_id": message.id})
+    _event(session, case, EventKind.STATUS_CHANGED, user, {"from": previous.value, "to": CaseStatus.DECIDED.value})
+    _event(session, case, EventKind.MESSAGE, user, {"message_id": message.id, "to_citizen": True})
+    audit.record(session, actor=user, action="case.decide", case_id=case.id, request_id=case.request_id,
+                 subject_id=case.request.citizen_id, details={"message_id": message.id, "from": previous.value})
+    queue_notification(session, key=f"decision:{case.id}:{message.id}", user=case.request.citizen,
+                       kind="message", reference=case.reference, case_id=case.id)
+    _commit(session, case)
+    return case
+
+
 # --- administrators -----------------------------------------------------------------
 
 

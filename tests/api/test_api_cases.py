@@ -193,3 +193,20 @@ def test_reads_are_audited_with_the_client_as_actor(odense_api, session, odense_
     assert listed.actor_id == viewed.actor_id == odense.client.user_id
     assert listed.details["api_client"] == odense.client.client_id
     assert viewed.case_id == odense_case.id and viewed.outcome == AuditOutcome.ALLOW
+
+
+def test_a_decision_is_one_change_with_its_message(odense_api, session, odense_case):
+    odense_api.post(f"/api/v1/cases/{odense_case.id}/accept")
+    response = odense_api.post(f"/api/v1/cases/{odense_case.id}/decision", json={"outcome": "   "})
+    assert response.status_code == 422
+    assert response.json["errors"] == [{"field": "outcome", "message": "Write the decision."}]
+    session.expire_all()
+    assert session.get(Case, odense_case.id).status == CaseStatus.ACCEPTED
+    assert session.scalar(select(Message).where(Message.case_id == odense_case.id)) is None
+    decided = odense_api.post(f"/api/v1/cases/{odense_case.id}/decision", json={"outcome": "Bevilget."})
+    assert decided.status_code == 200
+    kinds = [e.kind for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == odense_case.id))]
+    assert "decided" in kinds and "message" in kinds
+    assert _audit(session, "case.decide")[-1].case_id == odense_case.id
+    again = odense_api.post(f"/api/v1/cases/{odense_case.id}/decision", json={"outcome": "Bevilget."})
+    assert again.status_code == 422  # already decided
