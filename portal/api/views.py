@@ -29,6 +29,7 @@ from portal.models import (
     RuleSetStatus,
 )
 from portal.services import api_clients, webhooks
+from portal.services import cases as case_services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -98,9 +99,10 @@ def _datetime_param(name: str) -> datetime | None:
         return None
     try:
         value = datetime.fromisoformat(raw.upper())  # RFC 3339 allows "t" and "z"
-    except ValueError:
+        value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise _bad_parameter(name, "give an ISO 8601 date-time, e.g. 2026-11-25T08:00:00Z.")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value
 
 
 def _int_param(name: str, default: int, low: int, high: int) -> int:
@@ -116,9 +118,10 @@ def _int_param(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def _check_id(value: int) -> None:
+def _check_id(value: int, what: str = "case") -> None:
+    # Larger ids cannot exist (and would overflow PostgreSQL's integer).
     if value > MAX_ID:
-        raise _not_found()
+        raise _not_found(what)
 
 
 def _not_found(what: str = "case") -> ApiProblem:
@@ -130,23 +133,16 @@ def _english(errors: dict) -> list[dict]:
         return [{"field": field, "message": str(message)} for field, message in errors.items()]
 
 
-def _case_services():
-    from portal.services import cases
-
-    return cases
-
-
 def _call(action, *args, **kwargs):
     """Run a case service function, turning its errors into problems."""
-    cases = _case_services()
     try:
         return action(*args, **kwargs)
-    except cases.CaseNotFound:
+    except case_services.CaseNotFound:
         raise _not_found()
-    except cases.StaleCase:
+    except case_services.StaleCase:
         raise ApiProblem(409, "The case changed since the version you sent: read it again.",
                          slug="stale-case", title="Case changed")
-    except cases.InvalidChange as exc:
+    except case_services.InvalidChange as exc:
         raise ApiProblem(422, "The change is not allowed: see errors.", slug="invalid-change",
                          title="Change not allowed", errors=_english(exc.errors))
 
@@ -200,8 +196,7 @@ def cases_list():
 @require_scope("cases:read")
 def case_detail(case_id: int):
     _check_id(case_id)
-    cases = _case_services()
-    view = _call(cases.view_case, get_session(), current_client().user, case_id)
+    view = _call(case_services.view_case, get_session(), current_client().user, case_id)
     return jsonify(rep.case_detail(view.case, view.events, view.handovers, view.messages))
 
 
@@ -209,8 +204,7 @@ def case_detail(case_id: int):
 @require_scope("cases:read")
 def case_routing(case_id: int):
     _check_id(case_id)
-    cases = _case_services()
-    view = _call(cases.view_case, get_session(), current_client().user, case_id)
+    view = _call(case_services.view_case, get_session(), current_client().user, case_id)
     record = get_session().scalar(select(RoutingRecord).where(RoutingRecord.request_id == view.case.request_id))
     return jsonify(rep.routing(view.case, record, "en"))
 
@@ -225,8 +219,7 @@ def _case_summary_after_change(case: Case):
 def case_accept(case_id: int):
     _check_id(case_id)
     body = _json_body("Accept") if request.get_data(cache=True) else {}
-    cases = _case_services()
-    case = _call(cases.accept_case, get_session(), current_client().user, case_id,
+    case = _call(case_services.accept_case, get_session(), current_client().user, case_id,
                  expected_version=body.get("expected_version"))
     return _case_summary_after_change(case)
 
@@ -237,8 +230,7 @@ def case_accept(case_id: int):
 def case_reject(case_id: int):
     _check_id(case_id)
     body = _json_body("Reject")
-    cases = _case_services()
-    handover = _call(cases.reject_case, get_session(), current_client().user, case_id,
+    handover = _call(case_services.reject_case, get_session(), current_client().user, case_id,
                      reason=body["reason"], to_authority_id=body["to_authority_id"],
                      expected_version=body.get("expected_version"))
     return jsonify(handover=rep.handover(handover))
@@ -250,8 +242,7 @@ def case_reject(case_id: int):
 def case_status(case_id: int):
     _check_id(case_id)
     body = _json_body("StatusChange")
-    cases = _case_services()
-    case = _call(cases.change_status, get_session(), current_client().user, case_id,
+    case = _call(case_services.change_status, get_session(), current_client().user, case_id,
                  to=body["status"], expected_version=body.get("expected_version"))
     return _case_summary_after_change(case)
 
@@ -262,9 +253,8 @@ def case_status(case_id: int):
 def case_message(case_id: int):
     _check_id(case_id)
     body = _json_body("NewMessage")
-    cases = _case_services()
     key = request.headers.get("Idempotency-Key")
-    message = _call(cases.send_message, get_session(), current_client().user, case_id, body=body["body"],
+    message = _call(case_services.send_message, get_session(), current_client().user, case_id, body=body["body"],
                     idempotency_key=_message_key(key) if key else None)
     return jsonify(rep.message(message)), 201
 
@@ -283,8 +273,7 @@ def case_decision(case_id: int):
     """The case is decided, and the citizen gets the outcome as a message (one commit)."""
     _check_id(case_id)
     body = _json_body("Decision")
-    cases = _case_services()
-    case = _call(cases.record_decision, get_session(), current_client().user, case_id,
+    case = _call(case_services.record_decision, get_session(), current_client().user, case_id,
                  outcome=body["outcome"], expected_version=body.get("expected_version"))
     return _case_summary_after_change(case)
 
@@ -356,7 +345,7 @@ def rule_sets_list():
 @bp.get("/rule-sets/<int:version>")
 @require_scope("registry:read")
 def rule_set_detail(version: int):
-    _check_id(version)
+    _check_id(version, "published rule set")
     session = get_session()
     row = session.scalar(_published_rule_sets().where(RuleSet.version == version))
     if row is not None:
@@ -377,7 +366,7 @@ def _production() -> bool:
 
 
 def _subscription(webhook_id: int):
-    _check_id(webhook_id)
+    _check_id(webhook_id, "webhook subscription")
     try:
         return webhooks.subscription_of(get_session(), current_client().authority_id, webhook_id)
     except webhooks.SubscriptionNotFound:
@@ -447,7 +436,7 @@ def webhook_deliveries(webhook_id: int):
 @idempotent
 def webhook_replay(webhook_id: int, delivery_id: int):
     row = _subscription(webhook_id)
-    _check_id(delivery_id)
+    _check_id(delivery_id, "delivery")
     client = current_client()
     try:
         again = webhooks.replay(get_session(), row, delivery_id, actor=client.user,

@@ -120,7 +120,7 @@ def test_updated_since_finds_cases_with_newer_events(odense_api, session):
 
 
 @pytest.mark.parametrize("params", [{"cursor": "garbage"}, {"cursor": "12345678901"}, {"limit": 0}, {"limit": "x"}, {"status": "lost"},
-                                    {"updated_since": "yesterday"}])
+                                    {"updated_since": "yesterday"}, {"updated_since": "0001-01-01T00:00:00+14:00"}])
 def test_bad_list_parameters_are_400_problems(odense_api, params):
     response = odense_api.get("/api/v1/cases", query_string=params)
     assert response.status_code == 400
