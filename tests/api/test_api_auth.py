@@ -261,3 +261,13 @@ def test_old_tokens_and_idempotency_keys_are_forgotten_when_a_token_is_issued(cl
     assert session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(old))) is None
     assert session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(fresh))) is not None
     assert session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == "k")) is None
+
+
+def test_guessing_secrets_is_slowed_by_a_limit_per_address(app, client, odense):
+    app.config.update(RATELIMIT_ENABLED=True, API_TOKEN_RATE_LIMIT_PER_MINUTE=3)
+    statuses = [client.post(TOKEN_URL, data={"grant_type": "client_credentials"},
+                            auth=(odense.client.client_id, f"guess-{n}")).status_code for n in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    right = check(client.post(TOKEN_URL, data={"grant_type": "client_credentials"},
+                              auth=(odense.client.client_id, odense.secret)), "post")
+    assert right.status_code == 429 and right.headers["Retry-After"]
