@@ -124,6 +124,25 @@ def _check_id(value: int, what: str = "case") -> None:
         raise _not_found(what)
 
 
+def _require_case(case_id: int, action: str) -> None:
+    """Answer 404 (with a committed ``denied`` audit row, as the case services do) for
+    another authority's case before looking at the body, so a bad body cannot tell
+    such a case from a missing one. The service checks the scope again."""
+    from portal.models import AuditOutcome
+
+    _check_id(case_id)
+    session = get_session()
+    client = current_client()
+    case = session.get(Case, case_id)
+    if case is None or case.authority_id != client.authority_id:
+        api_clients.audit_call(session, client, action, outcome=AuditOutcome.DENY,
+                               case_id=case.id if case else None,
+                               subject_id=case.request.citizen_id if case else None,
+                               details={"asked_for": case_id})
+        session.commit()
+        raise _not_found()
+
+
 def _not_found(what: str = "case") -> ApiProblem:
     return ApiProblem(404, f"There is no such {what} for this client.", slug="not-found", title="Not found")
 
@@ -217,7 +236,7 @@ def _case_summary_after_change(case: Case):
 @require_scope("cases:write")
 @idempotent
 def case_accept(case_id: int):
-    _check_id(case_id)
+    _require_case(case_id, "case.accept")
     body = _json_body("Accept") if request.get_data(cache=True) else {}
     case = _call(case_services.accept_case, get_session(), current_client().user, case_id,
                  expected_version=body.get("expected_version"))
@@ -228,7 +247,7 @@ def case_accept(case_id: int):
 @require_scope("cases:write")
 @idempotent
 def case_reject(case_id: int):
-    _check_id(case_id)
+    _require_case(case_id, "case.reject")
     body = _json_body("Reject")
     handover = _call(case_services.reject_case, get_session(), current_client().user, case_id,
                      reason=body["reason"], to_authority_id=body["to_authority_id"],
@@ -240,7 +259,7 @@ def case_reject(case_id: int):
 @require_scope("cases:write")
 @idempotent
 def case_status(case_id: int):
-    _check_id(case_id)
+    _require_case(case_id, "case.status")
     body = _json_body("StatusChange")
     case = _call(case_services.change_status, get_session(), current_client().user, case_id,
                  to=body["status"], expected_version=body.get("expected_version"))
@@ -251,7 +270,7 @@ def case_status(case_id: int):
 @require_scope("cases:write")
 @idempotent
 def case_message(case_id: int):
-    _check_id(case_id)
+    _require_case(case_id, "case.message")
     body = _json_body("NewMessage")
     key = request.headers.get("Idempotency-Key")
     message = _call(case_services.send_message, get_session(), current_client().user, case_id, body=body["body"],
@@ -271,7 +290,7 @@ def _message_key(key: str) -> str:
 @idempotent
 def case_decision(case_id: int):
     """The case is decided, and the citizen gets the outcome as a message (one commit)."""
-    _check_id(case_id)
+    _require_case(case_id, "case.decide")
     body = _json_body("Decision")
     case = _call(case_services.record_decision, get_session(), current_client().user, case_id,
                  outcome=body["outcome"], expected_version=body.get("expected_version"))

@@ -62,11 +62,14 @@ def test_odense_accepts_its_case_and_posts_a_message(odense_api, session, odense
     ("get", ""), ("get", "/routing"), ("post", "/accept"), ("post", "/messages"), ("post", "/status"),
     ("post", "/reject"), ("post", "/decision"),
 ])
-def test_odense_cannot_see_or_touch_an_aarhus_case(odense_api, session, aarhus_case, call):
+@pytest.mark.parametrize("with_body", [True, False])
+def test_odense_cannot_see_or_touch_an_aarhus_case(odense_api, session, aarhus_case, call, with_body):
+    # Without a body too: a write refused for its body must not tell another
+    # authority's case from a missing one.
     method, suffix = call
     bodies = {"/messages": {"body": "hej"}, "/status": {"status": "in_progress"},
               "/reject": {"reason": "ikke vores", "to_authority_id": ODENSE}, "/decision": {"outcome": "bevilget"}}
-    kwargs = {"json": bodies[suffix]} if suffix in bodies else {}
+    kwargs = {"json": bodies[suffix]} if suffix in bodies and with_body else {}
     theirs = getattr(odense_api, method)(f"/api/v1/cases/{aarhus_case.id}{suffix}", **kwargs)
     missing = getattr(odense_api, method)(f"/api/v1/cases/{aarhus_case.id + 100000}{suffix}", **kwargs)
     assert theirs.status_code == missing.status_code == 404
