@@ -75,3 +75,20 @@ def client_revoke(client_id) -> None:
         except ApiClientError as exc:
             raise click.ClickException(str(exc))
     click.echo(f"revoked {client_id}")
+
+
+@client_group.command("rotate-secret")
+@click.argument("client_id")
+@with_appcontext
+def client_rotate_secret(client_id) -> None:
+    """Give a client a new secret (printed once); its current tokens stop working."""
+    from portal.db import open_session
+    from portal.services.api_clients import ApiClientError, rotate_secret
+
+    with open_session() as session:
+        try:
+            secret = rotate_secret(session, client_id)
+        except ApiClientError as exc:
+            raise click.ClickException(str(exc))
+    click.echo(f"client_secret: {secret}")
+    click.echo("Store the secret now: it is kept only as a hash and cannot be shown again.")

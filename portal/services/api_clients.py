@@ -114,6 +114,29 @@ def revoke_client(session: Session, client_id: str) -> ApiClient:
     return client
 
 
+def rotate_secret(session: Session, client_id: str) -> str:
+    """Give a secret-based client a new secret and revoke its tokens (a rotation is
+    usually a suspected leak). Returns the new secret, shown once. Commits.
+
+    Raises ``ApiClientError`` for an unknown or revoked client, or one that signs
+    JWTs (rotate its keys instead).
+    """
+    client = find_client(session, client_id)
+    if client is None:
+        raise ApiClientError(f"unknown client {client_id!r}")
+    if client.auth_method == "private_key_jwt":
+        raise ApiClientError("a private_key_jwt client has no secret: give it new keys instead")
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash = digest(secret)
+    now = utcnow()
+    for token in session.scalars(select(ApiToken).where(ApiToken.api_client_id == client.id,
+                                                        ApiToken.revoked_at.is_(None))):
+        token.revoked_at = now
+    audit.record(session, actor=None, action="api.client.secret_rotated", details={"client_id": client_id})
+    session.commit()
+    return secret
+
+
 def find_client(session: Session, client_id: str) -> ApiClient | None:
     """The active client with ``client_id``, or None (also for revoked clients)."""
     client = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
