@@ -46,8 +46,8 @@ def idempotent(view: Callable) -> Callable:
         key = request.headers.get(HEADER)
         if key is None:
             return view(*args, **kwargs)
-        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            raise ApiProblem(400, f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.",
+        if not 1 <= len(key) <= MAX_KEY_LENGTH or not all("!" <= c <= "~" for c in key):
+            raise ApiProblem(400, f"{HEADER} must be 1 to {MAX_KEY_LENGTH} visible ASCII characters (no spaces).",
                              slug="bad-idempotency-key", title="Bad idempotency key")
         session = get_session()
         client = current_client()

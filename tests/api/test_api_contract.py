@@ -193,8 +193,9 @@ def test_keys_are_per_client(odense_api, session, case):
     assert _count_messages(session, case.id) == 2
 
 
-def test_a_malformed_key_is_a_400_problem(odense_api, case):
-    response = odense_api.post(f"/api/v1/cases/{case.id}/accept", headers={"Idempotency-Key": "x" * 201})
+@pytest.mark.parametrize("key", ["x" * 201, "two words", "æøå"])
+def test_a_malformed_key_is_a_400_problem(odense_api, case, key):
+    response = odense_api.post(f"/api/v1/cases/{case.id}/accept", headers={"Idempotency-Key": key.encode().decode("latin-1")})
     assert response.status_code == 400
 
 
