@@ -69,9 +69,10 @@ def _register_blueprints(app: Flask) -> None:
     from portal.api.views import bp as api_bp
     from portal.caseworker.admin import bp as jobs_admin_bp
     from portal.caseworker.views import bp as caseworker_bp
+    from portal.citizen.views import bp as citizen_bp
     from portal.health.views import bp as health_bp
     from portal.main.views import bp as main_bp
     from portal.privacy.views import bp as privacy_bp
 
-    for bp in (main_bp, health_bp, caseworker_bp, jobs_admin_bp, privacy_bp, admin_bp, api_bp):
+    for bp in (main_bp, health_bp, admin_bp, caseworker_bp, jobs_admin_bp, privacy_bp, citizen_bp, api_bp):
         app.register_blueprint(bp)

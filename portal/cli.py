@@ -55,15 +55,17 @@ def alembic_config(app: Flask):
 
 
 def upgrade_database(app: Flask) -> None:
-    """Run every migration, then load the authority registry (idempotent)."""
+    """Run every migration, then load the authority registry and the service catalogue (idempotent)."""
     from alembic import command
 
     from portal.db import open_session
+    from portal.services.catalogue import sync_service_types
     from portal.services.registry import sync_registry
 
     command.upgrade(alembic_config(app), "head")
     with open_session(app) as session:
         sync_registry(session)
+        sync_service_types(session)
 
 
 @click.group("db")
@@ -152,6 +154,7 @@ def worker(queues: str, burst: bool, no_relay: bool, simple: bool) -> None:
     The outbox relay runs beside it as its own process (a thread would be unsafe
     next to rq's fork per job).
     """
+    from redis.exceptions import RedisError
     from rq import SimpleWorker, Worker
 
     from portal.redis_conn import get_redis
@@ -161,12 +164,24 @@ def worker(queues: str, burst: bool, no_relay: bool, simple: bool) -> None:
     if not no_relay and not burst:
         relay_proc = subprocess.Popen([sys.executable, "-m", "portal.cli", "relay"], env=_child_env())
     cls = SimpleWorker if simple else Worker
+    restart = False
     try:
-        cls(queues.split(","), connection=get_redis()).work(with_scheduler=True, burst=burst)
+        rq_worker = cls(queues.split(","), connection=get_redis())
+        try:
+            rq_worker.work(with_scheduler=True, burst=burst)
+        except RedisError as exc:
+            logging.getLogger(__name__).warning("worker: Redis unavailable (%s)", type(exc).__name__)
+        # rq quits when Redis goes away in the middle of a job; wait Redis out and start
+        # afresh (jobs lost with Redis are recovered from the outbox by the relay).
+        restart = not burst and not rq_worker._stop_requested
     finally:
         if relay_proc is not None:
             relay_proc.terminate()
             relay_proc.wait(10)
+    if restart:
+        logging.getLogger(__name__).warning("worker: stopped on an error; starting again in 2 s")
+        time.sleep(2)
+        os.execv(sys.executable, [sys.executable, "-m", "portal.cli", *sys.argv[1:]])  # noqa: S606 - our own command
 
 
 def _child_env() -> dict:

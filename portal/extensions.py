@@ -14,8 +14,10 @@ htmx = HTMX()
 
 def select_locale() -> str:
     """The language: an explicit choice in the session, else the browser's, else Danish."""
-    from flask import current_app
+    from flask import current_app, has_request_context
 
+    if not has_request_context():  # jobs and CLI commands: the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     languages = current_app.config["LANGUAGES"]
     chosen = session.get("locale")
     if chosen in languages:
