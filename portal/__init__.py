@@ -67,6 +67,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.admin.views import bp as admin_bp
+    from portal.api.views import bp as api_bp
     from portal.caseworker.admin import bp as jobs_admin_bp
     from portal.caseworker.views import bp as caseworker_bp
     from portal.citizen.views import bp as citizen_bp
@@ -77,7 +78,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.stats.views import blueprints as stats_blueprints
 
     for bp in (main_bp, health_bp, admin_bp, caseworker_bp, jobs_admin_bp, privacy_bp, citizen_bp,
-               plans_bp, *stats_blueprints):
+               plans_bp, api_bp, *stats_blueprints):
         app.register_blueprint(bp)
 
     from portal import auth

@@ -36,10 +36,11 @@ def main() -> None:
 def register(app: Flask) -> None:
     """Attach the commands to ``app`` (so ``flask --app portal`` has them too)."""
     from portal.admin.cli import routing_group
+    from portal.api.cli import api_group
     from portal.idp.cli import idp_command
 
     for command in (db_group, authorities_group, demo_group, worker, relay_command, dev,
-                    routing_group, idp_command):
+                    routing_group, idp_command, api_group):
         app.cli.add_command(command)
     from portal.stats.cli import register as register_stats
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -14,10 +14,16 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if request.path.startswith("/api/"):
-            return jsonify(title=exc.name, status=exc.code, detail=exc.description), exc.code
+            from portal.api.problems import from_http_exception
+
+            return from_http_exception(exc)
         return render_template("error.html", code=exc.code, name=exc.name), exc.code
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unexpected error, correlation id %s", g.get("correlation_id"))
+        if request.path.startswith("/api/"):
+            from portal.api.problems import internal_error
+
+            return internal_error()
         return render_template("error.html", code=500, name=None), 500

@@ -4,6 +4,14 @@ Import models from here (``from portal.models import Case``); the modules exist 
 keep each area small.
 """
 
+from portal.models.api import (
+    ApiClient,
+    ApiToken,
+    DeliveryStatus,
+    IdempotencyRecord,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from portal.models.audit import AuditEntry, AuditOutcome
 from portal.models.base import Base
 from portal.models.cases import Case, CaseEvent, CaseStatus, EventKind, Handover, Message
@@ -20,6 +28,8 @@ from portal.models.users import Role, User
 __all__ = [
     "Action",
     "ActionStatus",
+    "ApiClient",
+    "ApiToken",
     "Attachment",
     "AuditEntry",
     "AuditOutcome",
@@ -29,9 +39,11 @@ __all__ = [
     "Case",
     "CaseEvent",
     "CaseStatus",
+    "DeliveryStatus",
     "EventKind",
     "Goal",
     "Handover",
+    "IdempotencyRecord",
     "Message",
     "Notification",
     "OutboxMessage",
@@ -52,4 +64,6 @@ __all__ = [
     "Target",
     "TargetMeasure",
     "User",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

@@ -35,7 +35,7 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from portal.services import audit
+from portal.services import audit, webhooks
 from portal.services.deadlines import WORKING, add_days, danish_today
 from portal.services.notifications import queue_notification
 
@@ -160,6 +160,7 @@ def route_request(session: Session, request_id: int) -> list[Case]:
             "rule_set_version": number,
         })
         _event(session, case, EventKind.DEADLINE_SET, None, _deadline_data(case, assignment.day_kind))
+        webhooks.emit(session, case.authority_id, "case.created", webhooks.case_data(case))
         queue_notification(session, key=f"case-opened:{case.id}", user=request.citizen,
                            kind="case_opened", reference=case.reference, case_id=case.id, new_cause=True)
         cases.append(case)
@@ -446,6 +447,8 @@ def reject_case(session: Session, user: User, case_id: int, *, reason: str, to_a
     case.assignee_id = None
     case.accepted_at = None
     _event(session, case, EventKind.HANDOVER_SENT, user, {"handover_id": handover.id, "from": from_id, "to": target.id})
+    webhooks.emit(session, target.id, "case.handover", webhooks.case_data(
+        case, handover_id=handover.id, from_authority_id=from_id, to_authority_id=target.id))
     audit.record(session, actor=user, action="handover.send", case_id=case.id, request_id=case.request_id,
                  subject_id=case.request.citizen_id,
                  details={"handover_id": handover.id, "from": from_id, "to": target.id})
@@ -593,6 +596,40 @@ def send_message(session: Session, user: User, case_id: int, *, body: str, idemp
     return message
 
 
+def record_decision(session: Session, user: User, case_id: int, *, outcome: str,
+                    expected_version: int | None = None) -> Case:
+    """Record the authority's decision: the case becomes DECIDED (a ``decided`` event
+    carrying the outcome) and the outcome goes to the citizen as a message, in one
+    commit. Raises ``CaseNotFound``, ``StaleCase``, or ``InvalidChange`` for an empty
+    or too long outcome, or a case that may not be decided now.
+    """
+    case = _case_for(session, user, case_id, "case.decide")
+    _check_version(case, expected_version)
+    outcome = (outcome or "").strip()
+    if not outcome:
+        raise InvalidChange({"outcome": _l("Write the decision.")})
+    if len(outcome) > 2000:
+        raise InvalidChange({"outcome": _l("The decision can be at most 2000 characters.")})
+    if CaseStatus.DECIDED not in allowed_transitions(session, case):
+        raise InvalidChange({"status": _l("That status change is not allowed.")})
+    previous = case.status
+    now = utcnow()
+    case.status = CaseStatus.DECIDED
+    case.decided_at = now
+    message = Message(case_id=case.id, sender_id=user.id, to_citizen=True, body=outcome)
+    session.add(message)
+    session.flush()
+    _event(session, case, EventKind.DECIDED, user, {"instant": False, "message_id": message.id})
+    _event(session, case, EventKind.STATUS_CHANGED, user, {"from": previous.value, "to": CaseStatus.DECIDED.value})
+    _event(session, case, EventKind.MESSAGE, user, {"message_id": message.id, "to_citizen": True})
+    audit.record(session, actor=user, action="case.decide", case_id=case.id, request_id=case.request_id,
+                 subject_id=case.request.citizen_id, details={"message_id": message.id, "from": previous.value})
+    queue_notification(session, key=f"decision:{case.id}:{message.id}", user=case.request.citizen,
+                       kind="message", reference=case.reference, case_id=case.id)
+    _commit(session, case)
+    return case
+
+
 # --- administrators -----------------------------------------------------------------
 
 
@@ -640,6 +677,7 @@ def watch_deadlines(session: Session, today: date | None = None, warn_days: int 
             if _once(session, case, EventKind.DEADLINE_WARNING, f"deadline-warning:{case.id}:{target}",
                      staff, "deadline_warning", visible_to_citizen=False):
                 counts["warned"] += 1
+                webhooks.emit(session, case.authority_id, "case.deadline_warning", webhooks.case_data(case))
             continue
         if _once(session, case, EventKind.DEADLINE_BREACHED, f"deadline-breached:{case.id}:{target}",
                  leads, "deadline_breached", visible_to_citizen=False):
