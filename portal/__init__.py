@@ -45,13 +45,14 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from portal import db, errors, redis_conn, security
-    from portal.extensions import babel, csrf, htmx, select_locale
+    from portal.extensions import babel, csrf, htmx, init_limiter, select_locale
 
     db.init_app(app)
     redis_conn.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(Path(__file__).parent / "translations"))
     csrf.init_app(app)
     htmx.init_app(app)
+    init_limiter(app)
     security.init_app(app)
     errors.init_app(app)
 
@@ -66,8 +67,9 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.admin.views import bp as admin_bp
+    from portal.citizen.views import bp as citizen_bp
     from portal.health.views import bp as health_bp
     from portal.main.views import bp as main_bp
 
-    for bp in (main_bp, health_bp, admin_bp):
+    for bp in (main_bp, health_bp, admin_bp, citizen_bp):
         app.register_blueprint(bp)

@@ -54,15 +54,17 @@ def alembic_config(app: Flask):
 
 
 def upgrade_database(app: Flask) -> None:
-    """Run every migration, then load the authority registry (idempotent)."""
+    """Run every migration, then load the authority registry and the service catalogue (idempotent)."""
     from alembic import command
 
     from portal.db import open_session
+    from portal.services.catalogue import sync_service_types
     from portal.services.registry import sync_registry
 
     command.upgrade(alembic_config(app), "head")
     with open_session(app) as session:
         sync_registry(session)
+        sync_service_types(session)
 
 
 @click.group("db")

@@ -67,11 +67,15 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
         "SESSION_IDLE_TIMEOUT": timedelta(minutes=int(env.get("SESSION_IDLE_MINUTES", "30"))),
         "BABEL_DEFAULT_LOCALE": "da",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Copenhagen",
         "LANGUAGES": ("da", "en"),
         "UPLOAD_MAX_BYTES": int(env.get("UPLOAD_MAX_BYTES", str(10 * 1024 * 1024))),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(25 * 1024 * 1024))),
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        # Filing (and starting drafts) per citizen, Flask-Limiter syntax.
+        "FILING_RATE_LIMIT": env.get("FILING_RATE_LIMIT", "5 per minute;30 per day"),
+        "UPLOAD_MAX_FILES": int(env.get("UPLOAD_MAX_FILES", "10")),
         "RETENTION_DAYS": int(env.get("RETENTION_DAYS", str(5 * 365))),
     }
 

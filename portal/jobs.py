@@ -41,3 +41,12 @@ def job(queue: str = "default", timeout: int = 180) -> Callable[[Callable], Call
 def ping(session, *, note: str = "") -> str:
     """A job that does nothing but prove the queue works end to end."""
     return f"pong {note}".strip()
+
+
+# PLACEHOLDER (citizen branch): the cases branch defines the real ``route_request``
+# (route in the worker, record the decision, open the cases). This stand-in exists only
+# so that filing can name the job in the outbox; at merge, keep the cases branch's.
+@job(queue="default", timeout=60)
+def route_request(session, *, request_id: int):
+    """Route a filed request and open its cases (defined on the cases branch)."""
+    raise NotImplementedError("route_request is defined on the cases branch")

@@ -1,0 +1,1 @@
+"""The citizen blueprint: catalogue, filing, overview."""

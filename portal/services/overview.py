@@ -1,0 +1,209 @@
+"""The citizen's overview: every request and case across authorities, case timelines
+written for the citizen, and replies to caseworkers' messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from flask_babel import format_date
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from portal.models import (
+    Authority,
+    Case,
+    CaseEvent,
+    EventKind,
+    Message,
+    Request,
+    RequestStatus,
+    User,
+)
+from portal.models.base import utcnow
+from portal.services import audit
+from portal.services.catalogue import Question, ServiceDefinition
+from portal.services.filing import RoutingPreview, check_answer, definition_of, preview_routing
+
+
+class CaseNotFound(LookupError):
+    """No such case for this citizen (same answer whether it exists or not)."""
+
+
+@dataclass
+class CaseSummary:
+    case: Case
+    authority_name: str
+    status_text: str
+    next_step: str
+    unread: int = 0
+
+
+@dataclass
+class RequestSummary:
+    request: Request
+    definition: ServiceDefinition
+    status_text: str
+    next_step: str
+    expected_on: date | None
+    cases: list[CaseSummary] = field(default_factory=list)
+    preview: RoutingPreview | None = None  # where it goes and why (the record once routed)
+
+    @property
+    def in_progress(self) -> bool:
+        """True while the worker has yet to route the request (the page polls)."""
+        return self.request.status == RequestStatus.FILED
+
+
+def citizen_requests(session: Session, citizen: User, locale: str) -> list[RequestSummary]:
+    """Every request of ``citizen`` (drafts too), newest first, with its cases."""
+    requests = session.scalars(
+        select(Request).where(Request.citizen_id == citizen.id).order_by(Request.created_at.desc(), Request.id.desc())
+    ).all()
+    ids = [r.id for r in requests]
+    cases_by_request: dict[int, list[Case]] = {}
+    unread: dict[int, int] = {}
+    if ids:
+        for case in session.scalars(select(Case).where(Case.request_id.in_(ids)).order_by(Case.assignment_index)):
+            cases_by_request.setdefault(case.request_id, []).append(case)
+        case_ids = [c.id for cs in cases_by_request.values() for c in cs]
+        if case_ids:
+            for message in session.scalars(
+                select(Message).where(Message.case_id.in_(case_ids), Message.to_citizen.is_(True),
+                                      Message.read_at.is_(None))
+            ):
+                unread[message.case_id] = unread.get(message.case_id, 0) + 1
+    summaries = []
+    for request in requests:
+        definition = definition_of(session, request)
+        preview = None
+        if request.status != RequestStatus.DRAFT:
+            preview = preview_routing(session, request, citizen)
+        cases = []
+        for case in cases_by_request.get(request.id, []):
+            status = case.status.value
+            cases.append(
+                CaseSummary(
+                    case=case,
+                    authority_name=case.authority.name_da,
+                    status_text=definition.status_text(status, locale),
+                    next_step=definition.next_step(status, locale),
+                    unread=unread.get(case.id, 0),
+                )
+            )
+        status = request.status.value
+        summaries.append(
+            RequestSummary(
+                request=request,
+                definition=definition,
+                status_text=definition.status_text(status, locale),
+                next_step=definition.next_step(status, locale),
+                expected_on=preview.expected_on if preview else None,
+                cases=cases,
+                preview=preview,
+            )
+        )
+    return summaries
+
+
+def citizen_case(session: Session, citizen: User, case_id: int) -> Case:
+    """The citizen's own case; raises ``CaseNotFound`` for anyone else's."""
+    case = session.get(Case, case_id)
+    if case is None or case.request.citizen_id != citizen.id:
+        raise CaseNotFound(case_id)
+    return case
+
+
+@dataclass
+class TimelineItem:
+    at: datetime
+    text: str
+    kind: str  # "event", "message-in" (from the authority), "message-out" (the citizen's)
+    body: str | None = None
+
+
+def _event_text(event: CaseEvent, names: dict[str, str]) -> str | None:
+    data = event.data or {}
+    authority = names.get(event.authority_id or "", "")
+    kind = event.kind
+    if kind == EventKind.OPENED:
+        return _("Your request was sent to %(authority)s.", authority=names.get(data.get("authority_id", ""), authority))
+    if kind == EventKind.ACCEPTED:
+        return _("%(authority)s has taken your case.", authority=authority)
+    if kind == EventKind.HANDOVER_SENT:
+        return _("Your case was passed on to %(authority)s, which handles it.",
+                 authority=names.get(data.get("to", ""), data.get("to", "")))
+    if kind == EventKind.HANDOVER_ACCEPTED:
+        return _("%(authority)s has taken over your case.", authority=authority)
+    if kind == EventKind.STATUS_CHANGED:
+        return _("The status of your case changed.")
+    if kind in (EventKind.DEADLINE_SET, EventKind.DEADLINE_EXTENDED) and data.get("target_due"):
+        due = date.fromisoformat(data["target_due"])
+        if kind == EventKind.DEADLINE_EXTENDED:
+            return _("The expected answer date was moved to %(date)s.", date=format_date(due, "long"))
+        return _("Expected answer by %(date)s.", date=format_date(due, "long"))
+    if kind == EventKind.DEADLINE_SUSPENDED:
+        return _("The deadline is paused while the authority waits for information.")
+    if kind == EventKind.DECIDED:
+        return _("A decision has been made in your case.")
+    if kind == EventKind.CLOSED:
+        return _("Your case was closed.")
+    return None
+
+
+def case_timeline(session: Session, case: Case) -> list[TimelineItem]:
+    """What happened on the case that the citizen may see, oldest first: events made
+    for citizens and the messages between them and the authority (never internal notes)."""
+    names = {a.id: a.name_da for a in session.scalars(select(Authority))}
+    items: list[TimelineItem] = []
+    for event in session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.visible_to_citizen.is_(True))
+    ):
+        if event.kind == EventKind.MESSAGE:
+            continue  # the message itself is shown below
+        text = _event_text(event, names)
+        if text:
+            items.append(TimelineItem(event.at, text, "event"))
+    for message in session.scalars(select(Message).where(Message.case_id == case.id)):
+        if message.to_citizen:
+            items.append(TimelineItem(message.created_at, _("Message from %(authority)s", authority=case.authority.name_da),
+                                      "message-in", message.body))
+        else:
+            items.append(TimelineItem(message.created_at, _("Your reply"), "message-out", message.body))
+    items.sort(key=lambda i: i.at)
+    return items
+
+
+REPLY_QUESTION = Question(id="body", type="textarea", label={"da": "Svar", "en": "Reply"}, max_length=4000)
+
+
+def reply_to_case(session: Session, citizen: User, case: Case, body: str | None, idempotency_key: str | None) -> dict[str, str]:
+    """The citizen's reply to the authority on their case; returns errors (empty = sent).
+
+    The reply is checked like free text in a request (no CPR numbers); the same
+    idempotency key twice sends one message. Commits.
+    """
+    if case.request.citizen_id != citizen.id:
+        raise CaseNotFound(case.id)
+    value, error = check_answer(REPLY_QUESTION, body, date.today())
+    if error:
+        return {"body": error}
+    if not idempotency_key or len(idempotency_key) > 64:
+        return {"body": _("The form had expired. Write your reply again.")}
+    if session.scalar(select(Message.id).where(Message.idempotency_key == idempotency_key)):
+        return {}
+    message = Message(case_id=case.id, sender_id=citizen.id, to_citizen=False, body=value,
+                      idempotency_key=idempotency_key, created_at=utcnow())
+    session.add(message)
+    session.flush()
+    session.add(CaseEvent(case_id=case.id, kind=EventKind.MESSAGE, actor_id=citizen.id, visible_to_citizen=True,
+                          data={"message_id": message.id, "to_citizen": False}))
+    audit.record(session, actor=citizen, action="case.citizen_reply", case_id=case.id,
+                 request_id=case.request_id, subject_id=citizen.id, details={"message_id": message.id})
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+    return {}
