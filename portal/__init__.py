@@ -67,9 +67,12 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.admin.views import bp as admin_bp
+    from portal.caseworker.admin import bp as jobs_admin_bp
+    from portal.caseworker.views import bp as caseworker_bp
     from portal.citizen.views import bp as citizen_bp
     from portal.health.views import bp as health_bp
     from portal.main.views import bp as main_bp
+    from portal.privacy.views import bp as privacy_bp
 
-    for bp in (main_bp, health_bp, admin_bp, citizen_bp):
+    for bp in (main_bp, health_bp, admin_bp, citizen_bp, caseworker_bp, jobs_admin_bp, privacy_bp):
         app.register_blueprint(bp)

@@ -77,6 +77,10 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         "FILING_RATE_LIMIT": env.get("FILING_RATE_LIMIT", "5 per minute;30 per day"),
         "UPLOAD_MAX_FILES": int(env.get("UPLOAD_MAX_FILES", "10")),
         "RETENTION_DAYS": int(env.get("RETENTION_DAYS", str(5 * 365))),
+        # The relay's upkeep (periodic jobs, recovering jobs Redis lost) runs this often;
+        # an outbox row whose job is gone from Redis this long is relayed again.
+        "UPKEEP_INTERVAL": float(env.get("UPKEEP_INTERVAL", "15")),
+        "OUTBOX_REQUEUE_AFTER": float(env.get("OUTBOX_REQUEUE_AFTER", "120")),
     }
 
 

@@ -22,6 +22,13 @@ class Database:
         self.url = url
         self.engine: Engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.job_sessionmaker = self._job_sessionmaker()
+
+    def _job_sessionmaker(self):
+        # Jobs and CLI commands write: on SQLite their transactions take the write lock
+        # when they begin (BEGIN IMMEDIATE), so they wait for another writer instead of
+        # failing with "database is locked" when a read turns into a write.
+        return sessionmaker(self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -32,9 +39,11 @@ class Database:
         self.sessionmaker = sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
+        self.job_sessionmaker = self.sessionmaker
 
     def unbind(self) -> None:
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.job_sessionmaker = self._job_sessionmaker()
 
 
 def make_engine(url: str) -> Engine:
@@ -56,7 +65,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN")
+            immediate = conn.get_execution_options().get("sqlite_immediate")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     if url.startswith("postgresql://"):
@@ -89,7 +99,7 @@ def _close_session(_exc) -> None:
 @contextmanager
 def open_session(app: Flask | None = None) -> Iterator[Session]:
     """A session of its own, for jobs and CLI commands; closed on exit."""
-    session = database(app).sessionmaker()
+    session = database(app).job_sessionmaker()
     try:
         yield session
     finally:

@@ -43,10 +43,33 @@ def ping(session, *, note: str = "") -> str:
     return f"pong {note}".strip()
 
 
-# PLACEHOLDER (citizen branch): the cases branch defines the real ``route_request``
-# (route in the worker, record the decision, open the cases). This stand-in exists only
-# so that filing can name the job in the outbox; at merge, keep the cases branch's.
 @job(queue="default", timeout=60)
-def route_request(session, *, request_id: int):
-    """Route a filed request and open its cases (defined on the cases branch)."""
-    raise NotImplementedError("route_request is defined on the cases branch")
+def route_request(session, *, request_id: int) -> list[int]:
+    """Route a filed request and open its cases (idempotent: a routed request is left)."""
+    from portal.services import cases
+
+    return [case.id for case in cases.route_request(session, request_id)]
+
+
+@job(queue="default", timeout=60)
+def notify(session, *, notification_id: int) -> bool:
+    """Send one notification by e-mail, once (a sent one is not sent again)."""
+    from portal.services.notifications import send_notification
+
+    return send_notification(session, notification_id)
+
+
+@job(queue="low", timeout=600)
+def watch_deadlines(session) -> dict:
+    """Warn before targets, escalate at breach, tell citizens of missed targets."""
+    from portal.services import cases
+
+    return cases.watch_deadlines(session)
+
+
+@job(queue="low", timeout=1800)
+def retention(session) -> int:
+    """Anonymise closed cases past RETENTION_DAYS."""
+    from portal.services import cases
+
+    return cases.anonymise_closed_cases(session, int(current_app.config["RETENTION_DAYS"]))

@@ -3,7 +3,7 @@
     python tools/translate_da.py FILE.yaml
 
 FILE maps English msgid -> Danish text. Existing translations are replaced only for
-the ids listed; a list gives plural forms. Lets several people add translations without editing .po by hand.
+the ids listed. Lets several people add translations without editing .po by hand.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def main(path: str) -> None:
         if message is None:
             unknown.append(msgid)
             continue
-        # A list gives the plural forms of an ngettext message.
+        # A list gives the plural forms of a ngettext message.
         message.string = tuple(text) if isinstance(text, list) else text
         message.flags.discard("fuzzy")
     _write(_po("da"), catalog)

@@ -7,6 +7,7 @@ keep each area small.
 from portal.models.audit import AuditEntry, AuditOutcome
 from portal.models.base import Base
 from portal.models.cases import Case, CaseEvent, CaseStatus, EventKind, Handover, Message
+from portal.models.notifications import Notification
 from portal.models.outbox import OutboxMessage, OutboxStatus
 from portal.models.plans import Action, ActionStatus, Goal, Plan, PlanChange, PlanParticipant
 from portal.models.registry import Authority, AuthorityKind, RegionMembership
@@ -30,6 +31,7 @@ __all__ = [
     "Goal",
     "Handover",
     "Message",
+    "Notification",
     "OutboxMessage",
     "OutboxStatus",
     "Plan",

@@ -1,0 +1,185 @@
+"""Caseworker pages under ``/cases``: the inbox (filtered and sorted, updated through
+htmx, a full page without JavaScript), the case page, and one POST per action.
+
+Views parse the form, call one service in ``portal.services.cases`` and render; the
+services check the authority scope and write the audit rows. A case of another
+authority gives the same 404 as a missing one.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from portal.auth import current_user, roles_required
+from portal.db import get_session
+from portal.models import Authority, CaseStatus, EventKind, Role
+from portal.services import cases
+from portal.services.cases import CITIZEN_TEXT, STATUS_LABEL
+
+bp = Blueprint("caseworker", __name__, url_prefix="/cases")
+
+staff_only = roles_required(Role.CASEWORKER, Role.TEAM_LEAD)
+
+
+EVENT_LABEL = {
+    EventKind.OPENED: _l("Opened"),
+    EventKind.ACCEPTED: _l("Accepted"),
+    EventKind.REJECTED: _l("Rejected"),
+    EventKind.HANDOVER_SENT: _l("Sent to another authority"),
+    EventKind.HANDOVER_ACCEPTED: _l("Taken over by the new authority"),
+    EventKind.STATUS_CHANGED: _l("Status changed"),
+    EventKind.ASSIGNED: _l("Assigned"),
+    EventKind.DEADLINE_SET: _l("Deadlines set"),
+    EventKind.DEADLINE_SUSPENDED: _l("Deadlines suspended"),
+    EventKind.DEADLINE_EXTENDED: _l("Target extended"),
+    EventKind.DEADLINE_WARNING: _l("Target is near"),
+    EventKind.DEADLINE_BREACHED: _l("Target passed"),
+    EventKind.MESSAGE: _l("Message"),
+    EventKind.DECIDED: _l("Decided"),
+    EventKind.CLOSED: _l("Closed"),
+}
+
+
+def authority_name(authority_id: str | None) -> str:
+    """An authority's name in the page's language (cached for the request)."""
+    if not authority_id:
+        return ""
+    names = g.setdefault("authority_names", {})
+    if authority_id not in names:
+        row = get_session().get(Authority, authority_id)
+        names[authority_id] = row.name(str(get_locale())) if row else authority_id
+    return names[authority_id]
+
+
+@bp.app_context_processor
+def _labels():
+    return {"status_label": lambda s: STATUS_LABEL.get(CaseStatus(s), s),
+            "citizen_status_text": lambda s: CITIZEN_TEXT.get(CaseStatus(s), s),
+            "event_label": lambda k: EVENT_LABEL.get(k, k),
+            "authority_name": authority_name, "uuid4": lambda: uuid.uuid4().hex,
+            "is_overdue": cases.is_overdue}
+
+
+def _filters() -> cases.InboxFilters:
+    args = request.args
+    sort = args.get("sort", "target_due")
+    page = args.get("page", "1")
+    return cases.InboxFilters(
+        status=args.get("status", ""), service=args.get("service", "")[:64],
+        assignee=args.get("assignee", "")[:12], deadline=args.get("deadline", ""),
+        sort=sort if sort in cases.InboxFilters.SORTS else "target_due",
+        descending=args.get("dir") == "desc", page=int(page) if page.isdigit() else 1,
+    )
+
+
+@bp.get("/")
+@staff_only
+def inbox():
+    """The authority's cases; an htmx request gets only the results table."""
+    page = cases.inbox(get_session(), current_user, _filters())
+    template = "caseworker/_inbox_results.html" if request.headers.get("HX-Request") else "caseworker/inbox.html"
+    response = make_response(render_template(template, page=page, statuses=list(CaseStatus)))
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+@bp.get("/<int:case_id>")
+@staff_only
+def case_page(case_id: int):
+    return _render_case(case_id)
+
+
+def _render_case(case_id: int, errors: dict | None = None, form: dict | None = None, status: int = 200):
+    try:
+        view = cases.view_case(get_session(), current_user, case_id)
+    except cases.CaseNotFound:
+        abort(404)
+    return render_template("caseworker/case.html", view=view, errors=errors or {}, form=form or {},
+                           error_title=bool(errors)), status
+
+
+def _act(case_id: int, change, success: str):
+    """Run one change; PRG on success, the page with errors (422) when refused."""
+    session = get_session()
+    version = request.form.get("version", "")
+    try:
+        change(session, int(version) if version.isdigit() else None)
+    except cases.CaseNotFound:
+        abort(404)
+    except cases.StaleCase:
+        session.rollback()
+        flash(_("Someone else changed the case while you were looking at it. Check it and try again."), "error")
+        return redirect(url_for(".case_page", case_id=case_id), code=303)
+    except cases.InvalidChange as exc:
+        session.rollback()
+        return _render_case(case_id, errors={k: str(v) for k, v in exc.errors.items()}, form=request.form, status=422)
+    flash(success, "success")
+    target = url_for(".case_page", case_id=case_id)
+    if request.endpoint == "caseworker.reject":
+        target = url_for(".inbox")
+    return redirect(target, code=303)
+
+
+@bp.post("/<int:case_id>/accept")
+@staff_only
+def accept(case_id: int):
+    return _act(case_id, lambda s, v: cases.accept_case(s, current_user, case_id, expected_version=v),
+                _("The case is accepted."))
+
+
+@bp.post("/<int:case_id>/reject")
+@staff_only
+def reject(case_id: int):
+    form = request.form
+    return _act(case_id, lambda s, v: cases.reject_case(
+        s, current_user, case_id, reason=form.get("reason", ""), to_authority_id=form.get("to_authority", ""),
+        expected_version=v), _("The case is sent to the other authority."))
+
+
+@bp.post("/<int:case_id>/status")
+@staff_only
+def status(case_id: int):
+    return _act(case_id, lambda s, v: cases.change_status(
+        s, current_user, case_id, to=request.form.get("status", ""), expected_version=v), _("The status is changed."))
+
+
+@bp.post("/<int:case_id>/assign")
+@staff_only
+def assign(case_id: int):
+    value = request.form.get("assignee", "")
+    return _act(case_id, lambda s, v: cases.assign(
+        s, current_user, case_id, assignee_id=int(value) if value.isdigit() else None, expected_version=v),
+        _("The case is assigned."))
+
+
+@bp.post("/<int:case_id>/deadline")
+@staff_only
+def deadline(case_id: int):
+    form = request.form
+    return _act(case_id, lambda s, v: cases.change_deadline(
+        s, current_user, case_id, kind=form.get("kind", ""), days=form.get("days", ""),
+        reason=form.get("deadline_reason", ""), expected_version=v), _("The deadline is moved."))
+
+
+@bp.post("/<int:case_id>/message")
+@staff_only
+def message(case_id: int):
+    form = request.form
+    return _act(case_id, lambda s, v: cases.send_message(
+        s, current_user, case_id, body=form.get("body", ""), idempotency_key=form.get("idempotency_key")),
+        _("The message is sent."))

@@ -1,0 +1,1 @@
+"""The citizen's privacy pages: who has seen my data, and my data (GDPR Art. 15)."""

@@ -1,0 +1,60 @@
+"""``/mine/privacy``: who has seen my data; ``/mine/privacy/data`` (readable) and
+``/mine/privacy/data.json`` (machine-readable) export of everything we hold."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, render_template
+from flask_babel import lazy_gettext as _l
+
+from sqlalchemy import select
+
+from portal.auth import current_user, roles_required
+from portal.db import get_session
+from portal.models import Authority, Role
+from portal.services import privacy
+
+bp = Blueprint("privacy", __name__, url_prefix="/mine/privacy")
+
+citizen_only = roles_required(Role.CITIZEN)
+
+ACCESS_LABEL = {
+    "case.view": _l("Opened your case"),
+    "case.list": _l("Listed cases"),
+    "case.accept": _l("Took your case"),
+    "handover.send": _l("Sent your case to another authority"),
+    "handover.accept": _l("Took over your case"),
+    "case.status": _l("Changed the status"),
+    "case.assign": _l("Assigned a caseworker"),
+    "case.message": _l("Wrote to you"),
+}
+
+
+@bp.app_context_processor
+def _labels():
+    return {"access_label": lambda action: ACCESS_LABEL.get(action, _l("Changed your case"))}
+
+
+@bp.get("/")
+@citizen_only
+def access():
+    log = privacy.access_log(get_session(), current_user)
+    return render_template("privacy/access.html", log=log)
+
+
+@bp.get("/data")
+@citizen_only
+def data():
+    session = get_session()
+    exported = privacy.export_data(session, current_user)
+    authorities = {a.id: a for a in session.scalars(select(Authority))} if exported["requests"] else {}
+    return render_template("privacy/data.html", data=exported, authorities=authorities)
+
+
+@bp.get("/data.json")
+@citizen_only
+def data_json():
+    exported = privacy.export_data(get_session(), current_user)
+    return Response(json.dumps(exported, ensure_ascii=False, indent=2), mimetype="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="indgang-my-data.json"'})

@@ -1,0 +1,792 @@
+"""Cases at authorities: routing a filed request into cases, the caseworker's inbox,
+and every change a caseworker makes (accept, reject with a handover, status, assignee,
+deadlines, messages).
+
+Each public function is one use case: it checks that the user may act on the case
+(a case of another authority is reported exactly like a missing one, with a ``denied``
+audit row), makes the change with its append-only ``CaseEvent``, the audit row and any
+notification outbox rows, and commits once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, func, or_, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal.models import (
+    AuditOutcome,
+    Authority,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    EventKind,
+    Handover,
+    Message,
+    Request,
+    RequestStatus,
+    Role,
+    RoutingRecord,
+    RuleSet,
+    RuleSetStatus,
+    User,
+)
+from portal.models.base import utcnow
+from portal.services import audit
+from portal.services.deadlines import WORKING, add_days, danish_today
+from portal.services.notifications import queue_notification
+
+STAFF_ROLES = (Role.CASEWORKER, Role.TEAM_LEAD)
+OPEN_STATUSES = (CaseStatus.PENDING, CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS,
+                 CaseStatus.AWAITING_CITIZEN)
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+class CaseNotFound(LookupError):
+    """No such case for this user: missing, or another authority's (never say which)."""
+
+
+class InvalidChange(ValueError):
+    """The change is not allowed; ``errors`` maps form fields to messages."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("invalid: " + ", ".join(errors))
+        self.errors = errors
+
+
+class StaleCase(RuntimeError):
+    """Someone else changed the case since the form was shown (optimistic locking)."""
+
+
+# --- the status machine -------------------------------------------------------------
+
+# The default machine; a service type may narrow it in its definition
+# ("statuses": {"from": ["to", ...]}). Accepting and rejecting are their own actions.
+TRANSITIONS: dict[CaseStatus, tuple[CaseStatus, ...]] = {
+    CaseStatus.PENDING: (),
+    CaseStatus.ACCEPTED: (CaseStatus.IN_PROGRESS, CaseStatus.AWAITING_CITIZEN, CaseStatus.DECIDED),
+    CaseStatus.IN_PROGRESS: (CaseStatus.AWAITING_CITIZEN, CaseStatus.DECIDED),
+    CaseStatus.AWAITING_CITIZEN: (CaseStatus.IN_PROGRESS, CaseStatus.DECIDED),
+    CaseStatus.DECIDED: (CaseStatus.CLOSED,),
+    CaseStatus.CLOSED: (),
+}
+
+# What the citizen reads for each status.
+CITIZEN_TEXT = {
+    CaseStatus.PENDING: _l("Received: waiting for the authority to take the case"),
+    CaseStatus.ACCEPTED: _l("The authority has taken your case"),
+    CaseStatus.IN_PROGRESS: _l("Your case is being processed"),
+    CaseStatus.AWAITING_CITIZEN: _l("The authority is waiting for information from you"),
+    CaseStatus.DECIDED: _l("A decision has been made"),
+    CaseStatus.CLOSED: _l("Your case is closed"),
+}
+
+# What staff read for each status (labels in the inbox and the status select).
+STATUS_LABEL = {
+    CaseStatus.PENDING: _l("Pending"),
+    CaseStatus.ACCEPTED: _l("Accepted"),
+    CaseStatus.IN_PROGRESS: _l("In progress"),
+    CaseStatus.AWAITING_CITIZEN: _l("Awaiting citizen"),
+    CaseStatus.DECIDED: _l("Decided"),
+    CaseStatus.CLOSED: _l("Closed"),
+}
+
+
+def allowed_transitions(session: Session, case: Case) -> tuple[CaseStatus, ...]:
+    """The statuses ``case`` may move to now, by the default machine or its service type's."""
+    from portal.models import ServiceType
+
+    definition = session.scalar(
+        select(ServiceType.definition).where(ServiceType.slug == case.request.service_type_slug)
+        .order_by(ServiceType.version.desc()).limit(1)
+    )
+    custom = (definition or {}).get("statuses") if isinstance(definition, dict) else None
+    if custom and case.status.value in custom:
+        return tuple(CaseStatus(s) for s in custom[case.status.value])
+    return TRANSITIONS[case.status]
+
+
+# --- routing a filed request into cases ---------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _compiled(source_key: str, source: str | None):
+    """A compiled rule set, cached per source: compiling costs more than routing."""
+    from routing import default_rules_path
+    from routing.engine import compile_rule_set
+    from routing.registry import load_default_registry
+    from routing.rules import load_rule_set, parse_rule_set
+
+    registry = load_default_registry()
+    if source is None:
+        rule_set = load_rule_set(default_rules_path(), registry)
+    else:
+        rule_set = parse_rule_set(source, source_key, registry)
+    return compile_rule_set(rule_set, registry)
+
+
+def decide(session: Session, request: Request):
+    """The routing decision for ``request`` and the rule-set version number behind it.
+
+    Uses the published rule set valid on the filing date, else the shipped default
+    rules (version number 0). Raises ``routing.engine.NoRoute`` or
+    ``routing.registry.UnknownMunicipality`` when the request cannot be routed.
+    """
+    from routing.facts import RequestFacts
+
+    # Stand-in until the routing area's portal service (published rule sets, cache,
+    # RoutingRecord) is merged: then this calls that service.
+    day = request.filed_on or danish_today()
+    published = session.scalar(
+        select(RuleSet).where(
+            RuleSet.status == RuleSetStatus.PUBLISHED, RuleSet.valid_from <= day,
+            or_(RuleSet.valid_to.is_(None), RuleSet.valid_to > day),
+        ).order_by(RuleSet.version.desc()).limit(1)
+    )
+    if published is not None:
+        compiled, number = _compiled(f"rule-set-{published.version}", published.source), published.version
+    else:
+        compiled, number = _compiled("default", None), 0
+    answers = request.answers or {}
+    attributes = {k: answers[k] for k in ("age", "lived_abroad", "insured") if k in answers}
+    facts = RequestFacts(request.service_type_slug, str(request.municipality_code or ""), day, attributes)
+    return compiled.route(facts), number
+
+
+def route_request(session: Session, request_id: int) -> list[Case]:
+    """Route a filed request: record the decision and open one case per assignment.
+
+    Idempotent: a request already routed (or unroutable) is left as it is and its
+    cases are returned. An unroutable request gets status UNROUTABLE, an audit row,
+    and waits for an administrator. Commits. Raises ``LookupError`` for a missing id.
+    """
+    from routing.engine import NoRoute
+    from routing.registry import UnknownMunicipality
+
+    request = _lock_request(session, request_id)
+    if request is None:
+        raise LookupError(f"no request {request_id}")
+    if request.status != RequestStatus.FILED:
+        existing = list(session.scalars(select(Case).where(Case.request_id == request_id).order_by(Case.assignment_index)))
+        session.rollback()
+        return existing
+    try:
+        decision, number = decide(session, request)
+    except (NoRoute, UnknownMunicipality) as exc:
+        request.status = RequestStatus.UNROUTABLE
+        audit.record(session, actor=None, action="request.unroutable", request_id=request.id,
+                     subject_id=request.citizen_id, details={"reason": str(exc)[:500]})
+        session.commit()
+        return []
+    session.add(RoutingRecord(request_id=request.id, rule_set_version=number, decision=decision.to_dict()))
+    today = danish_today()
+    cases = []
+    for index, assignment in enumerate(decision.assignments):
+        case = Case(
+            reference=_case_reference(request, index),
+            request_id=request.id,
+            assignment_index=index,
+            authority_id=assignment.authority_id,
+            first_authority_id=assignment.authority_id,
+            role=assignment.role,
+            rule_id=assignment.rule_id,
+            rule_set_version=number,
+            status=CaseStatus.PENDING,
+        )
+        _set_deadlines(case, today, assignment.target_days, assignment.limit_days, assignment.day_kind)
+        session.add(case)
+        session.flush()
+        _event(session, case, EventKind.OPENED, None, {
+            "authority_id": assignment.authority_id, "rule_id": assignment.rule_id,
+            "rule_set_version": decision.rule_set_version,
+        })
+        _event(session, case, EventKind.DEADLINE_SET, None, _deadline_data(case, assignment.day_kind))
+        queue_notification(session, key=f"case-opened:{case.id}", user=request.citizen,
+                           kind="case_opened", reference=case.reference, case_id=case.id)
+        cases.append(case)
+    request.status = RequestStatus.ROUTED
+    audit.record(session, actor=None, action="request.routed", request_id=request.id,
+                 subject_id=request.citizen_id,
+                 details={"rule_set_version": decision.rule_set_version,
+                          "authorities": [a.authority_id for a in decision.assignments]})
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another worker routed the same request at the same moment: its cases stand.
+        session.rollback()
+        return list(session.scalars(select(Case).where(Case.request_id == request_id)))
+    return cases
+
+
+def _lock_request(session: Session, request_id: int) -> Request | None:
+    stmt = select(Request).where(Request.id == request_id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def _case_reference(request: Request, index: int) -> str:
+    base = request.reference or f"R{request.id}"
+    return f"{base}-{index + 1}"
+
+
+def assignment_of(session: Session, case: Case) -> dict:
+    """The routing assignment behind ``case`` (days and day kind of its deadlines)."""
+    record = session.scalar(select(RoutingRecord).where(RoutingRecord.request_id == case.request_id))
+    assignments = (record.decision or {}).get("assignments", []) if record else []
+    if case.assignment_index < len(assignments):
+        return assignments[case.assignment_index]
+    return {"target_days": 20, "limit_days": 40, "day_kind": WORKING}
+
+
+def _set_deadlines(case: Case, start: date, target_days: int, limit_days: int, day_kind: str) -> None:
+    target_days = min(target_days, limit_days)  # target <= limit, always
+    case.target_due = add_days(start, target_days, day_kind)
+    case.limit_due = add_days(start, limit_days, day_kind)
+
+
+def _deadline_data(case: Case, day_kind: str, **extra) -> dict:
+    return {"target_due": case.target_due.isoformat() if case.target_due else None,
+            "limit_due": case.limit_due.isoformat() if case.limit_due else None,
+            "day_kind": day_kind, **extra}
+
+
+def _event(session: Session, case: Case, kind: EventKind, actor: User | None, data: dict,
+           visible_to_citizen: bool = True) -> CaseEvent:
+    event = CaseEvent(case_id=case.id, kind=kind.value, actor_id=actor.id if actor else None,
+                      authority_id=case.authority_id, visible_to_citizen=visible_to_citizen, data=data)
+    session.add(event)
+    return event
+
+
+# --- reading cases as staff ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxFilters:
+    """What the inbox shows; unknown values are ignored, not trusted."""
+
+    status: str = ""
+    service: str = ""
+    assignee: str = ""  # "" | "me" | "none" | user id
+    deadline: str = ""  # "" | "overdue" | "soon"
+    sort: str = "target_due"  # target_due | opened_at | status | reference
+    descending: bool = False
+    page: int = 1
+
+    SORTS = ("target_due", "opened_at", "status", "reference")
+
+
+@dataclass
+class InboxPage:
+    cases: list[Case]
+    total: int
+    filters: InboxFilters
+    services: list[str] = field(default_factory=list)
+    staff: list[User] = field(default_factory=list)
+    page_size: int = 50
+
+
+def _require_staff(user: User | None) -> User:
+    if user is None or user.role not in STAFF_ROLES or not user.authority_id:
+        raise PermissionError("only caseworkers and team leads of an authority handle cases")
+    return user
+
+
+def inbox(session: Session, user: User, filters: InboxFilters) -> InboxPage:
+    """The cases of the user's authority, filtered and sorted; writes a ``case.list``
+    audit row and commits. Raises ``PermissionError`` for non-staff."""
+    _require_staff(user)
+    stmt = select(Case).join(Request, Request.id == Case.request_id).where(Case.authority_id == user.authority_id)
+    if filters.status in CaseStatus._value2member_map_:
+        stmt = stmt.where(Case.status == CaseStatus(filters.status))
+    elif not filters.status:
+        stmt = stmt.where(Case.status != CaseStatus.CLOSED)
+    if filters.service:
+        stmt = stmt.where(Request.service_type_slug == filters.service)
+    if filters.assignee == "me":
+        stmt = stmt.where(Case.assignee_id == user.id)
+    elif filters.assignee == "none":
+        stmt = stmt.where(Case.assignee_id.is_(None))
+    elif filters.assignee.isdigit():
+        stmt = stmt.where(Case.assignee_id == int(filters.assignee))
+    today = danish_today()
+    if filters.deadline == "overdue":
+        stmt = stmt.where(Case.target_due < today)
+    elif filters.deadline == "soon":
+        stmt = stmt.where(Case.target_due >= today, Case.target_due <= add_days(today, 5))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    column = {"target_due": Case.target_due, "opened_at": Case.opened_at, "status": Case.status,
+              "reference": Case.reference}.get(filters.sort, Case.target_due)
+    order = column.desc() if filters.descending else column.asc()
+    page_size = 50
+    stmt = stmt.order_by(order, Case.id).limit(page_size).offset((max(filters.page, 1) - 1) * page_size)
+    cases = list(session.scalars(stmt))
+    services = sorted(session.scalars(
+        select(Request.service_type_slug).join(Case, Case.request_id == Request.id)
+        .where(Case.authority_id == user.authority_id).distinct()
+    ))
+    staff = list(session.scalars(
+        select(User).where(User.authority_id == user.authority_id, User.role.in_(STAFF_ROLES)).order_by(User.name)
+    ))
+    audit.record(session, actor=user, action="case.list",
+                 details={"filters": {k: v for k, v in vars(filters).items() if v}, "shown": len(cases)})
+    session.commit()
+    return InboxPage(cases=cases, total=total, filters=filters, services=services, staff=staff)
+
+
+def _case_for(session: Session, user: User, case_id: int, action: str) -> Case:
+    """The case if it is at the user's authority, else ``CaseNotFound`` after a committed
+    ``denied`` audit row (identical to a missing id for the caller)."""
+    _require_staff(user)
+    case = session.get(Case, case_id)
+    if case is None or case.authority_id != user.authority_id:
+        audit.record(session, actor=user, action=action, outcome=AuditOutcome.DENY,
+                     case_id=case_id if case is not None else None,
+                     subject_id=case.request.citizen_id if case is not None else None,
+                     details={"asked_for": case_id})
+        session.commit()
+        raise CaseNotFound(case_id)
+    return case
+
+
+@dataclass
+class CaseView:
+    case: Case
+    request: Request
+    events: list[CaseEvent]
+    handovers: list[Handover]
+    messages: list[Message]
+    transitions: tuple[CaseStatus, ...]
+    authorities: list[Authority]
+    staff: list[User]
+    day_kind: str
+    routing: dict | None
+
+
+def view_case(session: Session, user: User, case_id: int) -> CaseView:
+    """Everything a caseworker sees on a case page; writes a ``case.view`` audit row.
+
+    Raises ``CaseNotFound`` (with a denied audit row) for another authority's case.
+    Commits.
+    """
+    case = _case_for(session, user, case_id, "case.view")
+    view = _load_view(session, case)
+    audit.record(session, actor=user, action="case.view", case_id=case.id, request_id=case.request_id,
+                 subject_id=case.request.citizen_id)
+    session.commit()
+    return view
+
+
+def _load_view(session: Session, case: Case) -> CaseView:
+    events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at, CaseEvent.id)))
+    handovers = list(session.scalars(select(Handover).where(Handover.case_id == case.id).order_by(Handover.sent_at)))
+    messages = list(session.scalars(select(Message).where(Message.case_id == case.id).order_by(Message.created_at)))
+    today = danish_today()
+    authorities = [a for a in session.scalars(select(Authority).order_by(Authority.name_da))
+                   if a.valid_on(today) and a.id != case.authority_id]
+    staff = list(session.scalars(
+        select(User).where(User.authority_id == case.authority_id, User.role.in_(STAFF_ROLES)).order_by(User.name)
+    ))
+    record = session.scalar(select(RoutingRecord).where(RoutingRecord.request_id == case.request_id))
+    return CaseView(case=case, request=case.request, events=events, handovers=handovers, messages=messages,
+                    transitions=allowed_transitions(session, case), authorities=authorities, staff=staff,
+                    day_kind=assignment_of(session, case).get("day_kind", WORKING),
+                    routing=record.decision if record else None)
+
+
+# --- changing cases -----------------------------------------------------------------
+
+
+def _check_version(case: Case, expected_version: int | None) -> None:
+    if expected_version is not None and case.version != expected_version:
+        raise StaleCase(case.id)
+
+
+def _commit(session: Session, case: Case) -> None:
+    try:
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise StaleCase(case.id)
+
+
+def accept_case(session: Session, user: User, case_id: int, *, expected_version: int | None = None) -> Case:
+    """The user's authority takes a pending case; an open handover to it is accepted,
+    and the deadlines restart from today with the assignment's days. Commits.
+
+    Raises ``CaseNotFound``, ``StaleCase``, or ``InvalidChange`` if it is not pending.
+    """
+    case = _case_for(session, user, case_id, "case.accept")
+    _check_version(case, expected_version)
+    if case.status != CaseStatus.PENDING:
+        raise InvalidChange({"status": _l("Only a pending case can be accepted.")})
+    now = utcnow()
+    handover = session.scalar(
+        select(Handover).where(Handover.case_id == case.id, Handover.to_authority_id == case.authority_id,
+                               Handover.accepted_at.is_(None)).order_by(Handover.sent_at.desc()).limit(1)
+    )
+    if handover is not None:
+        handover.accepted_at = now
+        handover.accepted_by_id = user.id
+        _event(session, case, EventKind.HANDOVER_ACCEPTED, user, {
+            "handover_id": handover.id, "from": handover.from_authority_id, "to": handover.to_authority_id})
+        assignment = assignment_of(session, case)
+        day_kind = assignment.get("day_kind", WORKING)
+        _set_deadlines(case, danish_today(now), int(assignment["target_days"]), int(assignment["limit_days"]), day_kind)
+        _event(session, case, EventKind.DEADLINE_SET, user, _deadline_data(case, day_kind, reason="handover"))
+    case.status = CaseStatus.ACCEPTED
+    case.accepted_at = now
+    if case.assignee_id is None:
+        case.assignee_id = user.id
+    _event(session, case, EventKind.ACCEPTED, user, {})
+    audit.record(session, actor=user, action="case.accept", case_id=case.id, request_id=case.request_id,
+                 subject_id=case.request.citizen_id,
+                 details={"handover_id": handover.id} if handover else {})
+    if handover is not None:
+        audit.record(session, actor=user, action="handover.accept", case_id=case.id, request_id=case.request_id,
+                     subject_id=case.request.citizen_id, details={"handover_id": handover.id})
+    _commit(session, case)
+    return case
+
+
+def reject_case(session: Session, user: User, case_id: int, *, reason: str, to_authority_id: str,
+                expected_version: int | None = None) -> Handover:
+    """The user's authority refuses the case and hands it to the authority it belongs to.
+
+    Creates a ``Handover``; the case moves to ``to_authority_id`` as PENDING; the
+    citizen's request stays open and the citizen is told. Commits. Raises
+    ``CaseNotFound``, ``StaleCase``, or ``InvalidChange`` (no reason, unknown or same
+    authority, case already decided).
+    """
+    case = _case_for(session, user, case_id, "case.reject")
+    _check_version(case, expected_version)
+    errors = {}
+    reason = (reason or "").strip()
+    if not reason:
+        errors["reason"] = _l("Give the reason the case does not belong here.")
+    elif len(reason) > 2000:
+        errors["reason"] = _l("The reason can be at most 2000 characters.")
+    target = session.get(Authority, to_authority_id) if to_authority_id else None
+    if target is None or not target.valid_on(danish_today()):
+        errors["to_authority"] = _l("Choose the authority the case belongs to.")
+    elif target.id == case.authority_id:
+        errors["to_authority"] = _l("Choose another authority than your own.")
+    if case.status not in (CaseStatus.PENDING, CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS):
+        errors["status"] = _l("A decided or closed case cannot be handed over.")
+    if errors:
+        raise InvalidChange(errors)
+    from_id = case.authority_id
+    handover = Handover(case_id=case.id, from_authority_id=from_id, to_authority_id=target.id,
+                        reason=reason, sent_by_id=user.id)
+    session.add(handover)
+    session.flush()
+    _event(session, case, EventKind.REJECTED, user, {"reason": reason, "to": target.id}, visible_to_citizen=False)
+    case.authority_id = target.id
+    case.status = CaseStatus.PENDING
+    case.assignee_id = None
+    case.accepted_at = None
+    _event(session, case, EventKind.HANDOVER_SENT, user, {"handover_id": handover.id, "from": from_id, "to": target.id})
+    audit.record(session, actor=user, action="handover.send", case_id=case.id, request_id=case.request_id,
+                 subject_id=case.request.citizen_id,
+                 details={"handover_id": handover.id, "from": from_id, "to": target.id})
+    queue_notification(session, key=f"handover:{handover.id}", user=case.request.citizen, kind="handover",
+                       reference=case.reference, case_id=case.id)
+    _commit(session, case)
+    return handover
+
+
+def change_status(session: Session, user: User, case_id: int, *, to: str,
+                  expected_version: int | None = None) -> Case:
+    """Move the case along the status machine; tells the citizen. Commits.
+
+    Raises ``CaseNotFound``, ``StaleCase``, ``InvalidChange`` for a move the machine
+    does not allow.
+    """
+    case = _case_for(session, user, case_id, "case.status")
+    _check_version(case, expected_version)
+    try:
+        target = CaseStatus(to)
+    except ValueError:
+        target = None
+    if target is None or target not in allowed_transitions(session, case):
+        raise InvalidChange({"status": _l("That status change is not allowed.")})
+    previous = case.status
+    case.status = target
+    now = utcnow()
+    if target == CaseStatus.DECIDED:
+        case.decided_at = now
+        _event(session, case, EventKind.DECIDED, user, {"instant": False})
+    if target == CaseStatus.CLOSED:
+        case.closed_at = now
+        _event(session, case, EventKind.CLOSED, user, {})
+    _event(session, case, EventKind.STATUS_CHANGED, user, {"from": previous.value, "to": target.value})
+    audit.record(session, actor=user, action="case.status", case_id=case.id, request_id=case.request_id,
+                 subject_id=case.request.citizen_id, details={"from": previous.value, "to": target.value})
+    queue_notification(session, key=f"status:{case.id}:{case.version}:{target.value}", user=case.request.citizen,
+                       kind="status_changed", reference=case.reference, case_id=case.id)
+    if target == CaseStatus.CLOSED:
+        _close_request_if_done(session, case)
+    _commit(session, case)
+    return case
+
+
+def _close_request_if_done(session: Session, case: Case) -> None:
+    open_left = session.scalar(
+        select(func.count()).select_from(Case).where(Case.request_id == case.request_id, Case.id != case.id,
+                                                     Case.status != CaseStatus.CLOSED)
+    )
+    if not open_left:
+        case.request.status = RequestStatus.CLOSED
+
+
+def assign(session: Session, user: User, case_id: int, *, assignee_id: int | None,
+           expected_version: int | None = None) -> Case:
+    """Give the case to a caseworker of the same authority (or to nobody). Commits.
+
+    Raises ``CaseNotFound``, ``StaleCase``, ``InvalidChange`` for someone outside it.
+    """
+    case = _case_for(session, user, case_id, "case.assign")
+    _check_version(case, expected_version)
+    if assignee_id is not None:
+        assignee = session.get(User, assignee_id)
+        if assignee is None or assignee.authority_id != case.authority_id or assignee.role not in STAFF_ROLES:
+            raise InvalidChange({"assignee": _l("Choose a caseworker of your authority.")})
+    case.assignee_id = assignee_id
+    _event(session, case, EventKind.ASSIGNED, user, {"assignee_id": assignee_id}, visible_to_citizen=False)
+    audit.record(session, actor=user, action="case.assign", case_id=case.id, request_id=case.request_id,
+                 subject_id=case.request.citizen_id, details={"assignee_id": assignee_id})
+    _commit(session, case)
+    return case
+
+
+def change_deadline(session: Session, user: User, case_id: int, *, kind: str, days: int | str, reason: str,
+                    expected_version: int | None = None) -> Case:
+    """Move the deadlines with a recorded reason. ``kind`` "suspend" moves target and
+    limit by ``days``; "extend" moves the target only, never past the legal limit.
+    Commits. Raises ``CaseNotFound``, ``StaleCase``, ``InvalidChange``.
+    """
+    case = _case_for(session, user, case_id, "case.deadline")
+    _check_version(case, expected_version)
+    errors = {}
+    try:
+        days = int(days)
+    except (TypeError, ValueError):
+        days = 0
+    if not 1 <= days <= 365:
+        errors["days"] = _l("Give a number of days from 1 to 365.")
+    reason = (reason or "").strip()
+    if not reason:
+        errors["deadline_reason"] = _l("Give the reason for moving the deadline.")
+    if kind not in ("suspend", "extend"):
+        errors["kind"] = _l("Choose suspension or extension.")
+    if case.status not in OPEN_STATUSES:
+        errors["kind"] = _l("The deadlines of a decided case cannot be moved.")
+    day_kind = assignment_of(session, case).get("day_kind", WORKING)
+    if not errors and kind == "extend":
+        new_target = add_days(case.target_due, days, day_kind)
+        if case.limit_due and new_target > case.limit_due:
+            errors["days"] = _l("The target cannot pass the legal limit; suspend the case instead.")
+    if errors:
+        raise InvalidChange(errors)
+    case.target_due = add_days(case.target_due, days, day_kind)
+    if kind == "suspend":
+        case.limit_due = add_days(case.limit_due, days, day_kind)
+    event_kind = EventKind.DEADLINE_SUSPENDED if kind == "suspend" else EventKind.DEADLINE_EXTENDED
+    _event(session, case, event_kind, user, _deadline_data(case, day_kind, days=days, reason=reason))
+    audit.record(session, actor=user, action=f"case.deadline.{kind}", case_id=case.id, request_id=case.request_id,
+                 subject_id=case.request.citizen_id, details={"days": days})
+    _commit(session, case)
+    return case
+
+
+def send_message(session: Session, user: User, case_id: int, *, body: str, idempotency_key: str | None = None) -> Message:
+    """Send a message to the citizen on the case; a repeated ``idempotency_key`` sends
+    nothing new and returns the first message. Commits.
+
+    Raises ``CaseNotFound`` or ``InvalidChange`` for an empty or too long message.
+    """
+    case = _case_for(session, user, case_id, "case.message")
+    body = (body or "").strip()
+    if not body:
+        raise InvalidChange({"body": _l("Write the message.")})
+    if len(body) > 5000:
+        raise InvalidChange({"body": _l("The message can be at most 5000 characters.")})
+    key = (idempotency_key or "")[:64] or None
+    if key:
+        existing = session.scalar(select(Message).where(Message.idempotency_key == key))
+        if existing is not None:
+            session.rollback()
+            return existing
+    message = Message(case_id=case.id, sender_id=user.id, to_citizen=True, body=body, idempotency_key=key)
+    session.add(message)
+    session.flush()
+    _event(session, case, EventKind.MESSAGE, user, {"message_id": message.id, "to_citizen": True})
+    audit.record(session, actor=user, action="case.message", case_id=case.id, request_id=case.request_id,
+                 subject_id=case.request.citizen_id, details={"message_id": message.id})
+    queue_notification(session, key=f"message:{message.id}", user=case.request.citizen, kind="message",
+                       reference=case.reference, case_id=case.id)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return session.scalar(select(Message).where(Message.idempotency_key == key))
+    return message
+
+
+# --- administrators -----------------------------------------------------------------
+
+
+def unroutable_requests(session: Session, user: User) -> list[Request]:
+    """Requests no rule could route, oldest first (administrators and coordinators).
+    Writes a ``request.list_unroutable`` audit row and commits."""
+    if user is None or user.role not in (Role.ADMINISTRATOR, Role.COORDINATOR):
+        raise PermissionError("administrators only")
+    rows = list(session.scalars(
+        select(Request).where(Request.status == RequestStatus.UNROUTABLE).order_by(Request.filed_at)
+    ))
+    audit.record(session, actor=user, action="request.list_unroutable", details={"shown": len(rows)})
+    session.commit()
+    return rows
+
+
+# --- deadlines watch and retention (run by scheduled jobs) --------------------------
+
+
+def watch_deadlines(session: Session, today: date | None = None, warn_days: int = 3) -> dict[str, int]:
+    """Warn, escalate and tell citizens about deadlines; safe to run any number of times.
+
+    For each open case: ``warn_days`` working days or fewer before the target, the
+    assignee (else the team leads) is warned; past the target, the team leads get an
+    escalation and the citizen is told in writing (a message on the case and an e-mail)
+    that the target is missed, with the legal limit as the new expected date. Each
+    happens once per target date (unique notification keys). Commits.
+    """
+    today = today or danish_today()
+    if session.get_bind().dialect.name == "postgresql":
+        # One watcher at a time: a second concurrent run waits, then finds all done.
+        session.execute(text("SELECT pg_advisory_xact_lock(6060601)"))
+    counts = {"warned": 0, "escalated": 0, "citizens_told": 0}
+    horizon = add_days(today, warn_days)
+    cases = list(session.scalars(
+        select(Case).where(Case.status.in_(OPEN_STATUSES), Case.target_due.is_not(None), Case.target_due <= horizon)
+        .order_by(Case.id)
+    ))
+    for case in cases:
+        target = case.target_due.isoformat()
+        leads = list(session.scalars(select(User).where(User.authority_id == case.authority_id,
+                                                        User.role == Role.TEAM_LEAD)))
+        if case.target_due >= today:
+            staff = [session.get(User, case.assignee_id)] if case.assignee_id else leads
+            if _once(session, case, EventKind.DEADLINE_WARNING, f"deadline-warning:{case.id}:{target}",
+                     staff, "deadline_warning", visible_to_citizen=False):
+                counts["warned"] += 1
+            continue
+        if _once(session, case, EventKind.DEADLINE_BREACHED, f"deadline-breached:{case.id}:{target}",
+                 leads, "deadline_breached", visible_to_citizen=False):
+            counts["escalated"] += 1
+        if _tell_citizen_target_missed(session, case, target):
+            counts["citizens_told"] += 1
+    session.commit()
+    return counts
+
+
+def _once(session: Session, case: Case, kind: EventKind, key: str, recipients: list[User],
+          notification_kind: str, visible_to_citizen: bool) -> bool:
+    """Record ``kind`` on the case and notify ``recipients`` once per ``key``."""
+    done = session.scalars(select(CaseEvent.data).where(CaseEvent.case_id == case.id, CaseEvent.kind == kind.value))
+    if any((data or {}).get("key") == key for data in done):
+        return False
+    _event(session, case, kind, None, {"key": key, "target_due": case.target_due.isoformat()},
+           visible_to_citizen=visible_to_citizen)
+    for person in recipients:
+        queue_notification(session, key=f"{key}:{person.id}", user=person, kind=notification_kind,
+                           reference=case.reference, case_id=case.id)
+    return True
+
+
+def _tell_citizen_target_missed(session: Session, case: Case, target: str) -> bool:
+    key = f"target-missed:{case.id}:{target}"
+    if session.scalar(select(Message.id).where(Message.idempotency_key == key)) is not None:
+        return False
+    citizen = case.request.citizen
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
+
+    with force_locale(citizen.locale if citizen.locale in ("da", "en") else "da"):
+        body = _("We will not reach a decision in your case by the expected date %(target)s. "
+                 "We now expect to decide by %(limit)s at the latest.",
+                 target=case.target_due.isoformat(), limit=(case.limit_due or case.target_due).isoformat())
+    try:
+        with session.begin_nested():
+            message = Message(case_id=case.id, sender_id=None, to_citizen=True, body=body, idempotency_key=key)
+            session.add(message)
+            session.flush()
+            _event(session, case, EventKind.MESSAGE, None, {"message_id": message.id, "to_citizen": True,
+                                                            "target_missed": True})
+            queue_notification(session, key=key, user=citizen, kind="target_missed", reference=case.reference,
+                               case_id=case.id)
+            audit.record(session, actor=None, action="case.target_missed_notice", case_id=case.id,
+                         request_id=case.request_id, subject_id=citizen.id)
+    except IntegrityError:
+        return False
+    return True
+
+
+def anonymise_closed_cases(session: Session, retention_days: int, now=None) -> int:
+    """Anonymise requests whose cases all closed more than ``retention_days`` ago:
+    answers, messages and internal notes are erased; references, dates and the
+    audit log stay (for statistics and accountability). Idempotent. Commits.
+    Returns how many requests were anonymised now.
+    """
+    from datetime import timedelta
+
+    now = now or utcnow()
+    cutoff = now - timedelta(days=retention_days)
+    open_or_recent = exists().where(
+        Case.request_id == Request.id,
+        or_(Case.closed_at.is_(None), Case.closed_at > cutoff),
+    )
+    candidates = session.scalars(
+        select(Request).where(Request.status == RequestStatus.CLOSED, ~open_or_recent,
+                              exists().where(Case.request_id == Request.id))
+    )
+    done = 0
+    for request in candidates:
+        cases = list(session.scalars(select(Case).where(Case.request_id == request.id)))
+        changed = bool(request.answers) or any(c.internal_note for c in cases)
+        messages = list(session.scalars(select(Message).where(Message.case_id.in_([c.id for c in cases]),
+                                                              Message.body != "")))
+        if not changed and not messages:
+            continue
+        request.answers = {}
+        for case in cases:
+            case.internal_note = None
+        for message in messages:
+            message.body = ""
+        audit.record(session, actor=None, action="retention.anonymise", request_id=request.id,
+                     subject_id=request.citizen_id, details={"cases": [c.id for c in cases]})
+        done += 1
+    session.commit()
+    return done
+
+
+def is_overdue(case: Case, today: date | None = None) -> bool:
+    """True when an open case is past its service target."""
+    return bool(case.target_due and case.status in OPEN_STATUSES and case.target_due < (today or danish_today()))
+
+
+__all__ = [
+    "CaseNotFound", "CaseView", "InboxFilters", "InboxPage", "InvalidChange", "StaleCase",
+    "accept_case", "allowed_transitions", "anonymise_closed_cases", "assign", "change_deadline",
+    "change_status", "decide", "inbox", "is_overdue", "reject_case", "route_request", "send_message",
+    "unroutable_requests", "view_case", "watch_deadlines",
+]

@@ -1,0 +1,132 @@
+"""Notifications: written with the change that causes them, sent once by a job.
+
+``queue_notification`` adds a ``Notification`` (unique ``key`` per cause) and an outbox
+row for ``portal.jobs.notify`` in the caller's transaction. ``send_notification`` is
+what the job does: it e-mails the person through the configured SMTP server in their
+language, with nothing in it but the case reference and a link, and records that it
+was sent, so a second run sends nothing.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import Notification, User
+from portal.models.base import utcnow
+
+
+def N_(text: str) -> str:
+    """Mark a string for translation without translating it yet (Babel's marker)."""
+    return text
+
+
+# What each kind of notification says: (subject, body) as English msgids; the body
+# may use %(reference)s and %(link)s and nothing else (no personal details).
+KINDS = {
+    "case_opened": (
+        N_("Your request has been received (%(reference)s)"),
+        N_("Your request has been sent to the authority that handles it. Reference: %(reference)s. Read more after logging in: %(link)s"),
+    ),
+    "handover": (
+        N_("Your case has moved to another authority (%(reference)s)"),
+        N_("Your case has been sent to the authority responsible for it. Your request is still open. Reference: %(reference)s. Read more after logging in: %(link)s"),
+    ),
+    "status_changed": (
+        N_("News in your case (%(reference)s)"),
+        N_("There is news in your case. Reference: %(reference)s. Read more after logging in: %(link)s"),
+    ),
+    "message": (
+        N_("You have a new message (%(reference)s)"),
+        N_("You have a new message about your case. Reference: %(reference)s. Read it after logging in: %(link)s"),
+    ),
+    "target_missed": (
+        N_("Your case will take longer than expected (%(reference)s)"),
+        N_("The authority will not reach a decision in your case by the expected date. You can see the new expected date after logging in. Reference: %(reference)s. %(link)s"),
+    ),
+    "deadline_warning": (
+        N_("A case is close to its target date (%(reference)s)"),
+        N_("The case %(reference)s is close to its service target. Open it: %(link)s"),
+    ),
+    "deadline_breached": (
+        N_("A case has passed its target date (%(reference)s)"),
+        N_("The case %(reference)s has passed its service target and is escalated to you. Open it: %(link)s"),
+    ),
+}
+
+
+def queue_notification(
+    session: Session, *, key: str, user: User, kind: str, reference: str | None,
+    case_id: int | None = None,
+) -> Notification | None:
+    """Add a notification and its ``notify`` job to the caller's transaction.
+
+    Does nothing and returns ``None`` when a notification with ``key`` exists already
+    (so callers may run twice). The channel follows the person's preference: with
+    e-mail turned off or no address, the notification is recorded but not sent.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    if session.scalar(select(Notification.id).where(Notification.key == key)) is not None:
+        return None
+    channel = "email" if user.notify_by_email and user.email else "none"
+    note = Notification(key=key, user_id=user.id, case_id=case_id, kind=kind,
+                        reference=reference, channel=channel,
+                        status="pending" if channel == "email" else "skipped")
+    session.add(note)
+    session.flush()
+    if channel == "email":
+        from portal import jobs
+        from portal.services.outbox import add_job
+
+        add_job(session, jobs.notify, notification_id=note.id)
+    return note
+
+
+def render(kind: str, locale: str, reference: str | None, link: str) -> tuple[str, str]:
+    """Subject and body of a notification in ``locale`` ("da" or "en")."""
+    subject, body = KINDS[kind]
+    values = {"reference": reference or "-", "link": link}
+    with force_locale(locale if locale in ("da", "en") else "da"):
+        return _(subject, **values), _(body, **values)
+
+
+def send_notification(session: Session, notification_id: int) -> bool:
+    """Send one notification by e-mail unless it was sent already. Commits.
+
+    Returns True when an e-mail went out now. Raises ``OSError``/``SMTPException``
+    when the SMTP server cannot take it (the job is then retried).
+    """
+    stmt = select(Notification).where(Notification.id == notification_id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    note = session.scalar(stmt)
+    if note is None or note.sent_at is not None or note.channel != "email":
+        session.rollback()
+        return False
+    user = session.get(User, note.user_id)
+    base = current_app.config.get("BASE_URL", "").rstrip("/")
+    link = f"{base}/cases/" if user.is_staff else f"{base}/mine/privacy/data"
+    subject, body = render(note.kind, user.locale, note.reference, link)
+    message = EmailMessage()
+    message["From"] = current_app.config["MAIL_FROM"]
+    message["To"] = user.email
+    message["Subject"] = subject
+    # A Message-ID derived from the key lets mail systems drop a resend after a crash
+    # between sending and committing.
+    message["Message-ID"] = make_msgid(idstring=f"n{note.id}", domain="indgang.local")
+    message["X-Indgang-Notification"] = note.key
+    message.set_content(body)
+    with smtplib.SMTP(current_app.config["SMTP_HOST"], int(current_app.config["SMTP_PORT"]), timeout=10) as smtp:
+        smtp.send_message(message)
+    note.sent_at = utcnow()
+    note.status = "sent"
+    session.commit()
+    return True

@@ -1,0 +1,73 @@
+"""Periodic jobs and lost-job recovery, run from the relay loop of every worker.
+
+``schedule_periodic`` enqueues each periodic job once per time slot: the slot is
+claimed with ``SET NX`` on a key named after it, and the rq job id is named after
+the slot too, so any number of relays running side by side enqueue it once.
+``requeue_lost`` puts outbox rows back to pending when their rq job vanished from
+Redis (a Redis restart without persistence), so the relay moves them again; the
+jobs are idempotent, so a job that did run is harmless to run again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.job import Job
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import OutboxMessage, OutboxStatus
+from portal.models.base import utcnow
+from portal.services.outbox import RETRY_INTERVALS
+
+
+def periodic_jobs() -> list[tuple[object, int]]:
+    """(job, every seconds) for each periodic job."""
+    from portal import jobs
+
+    return [(jobs.watch_deadlines, 3600), (jobs.retention, 86400)]
+
+
+def schedule_periodic(redis: Redis, now: datetime | None = None) -> list[str]:
+    """Enqueue the periodic jobs whose slot has started and is not yet claimed.
+
+    Returns the job ids enqueued by this call (empty when another relay was first).
+    """
+    now = now or utcnow()
+    enqueued = []
+    for job, every in periodic_jobs():
+        spec = job.job_spec
+        slot = int(now.timestamp()) // every
+        job_id = f"periodic-{spec.name.rsplit('.', 1)[-1]}-{every}-{slot}"
+        if not redis.set(f"indgang:periodic:{job_id}", "1", nx=True, ex=every * 2):
+            continue
+        Queue(spec.queue, connection=redis).enqueue_call(
+            func=spec.name, job_id=job_id, timeout=spec.timeout,
+            retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+            result_ttl=every * 2, failure_ttl=30 * 86400,
+        )
+        enqueued.append(job_id)
+    return enqueued
+
+
+def requeue_lost(session: Session, redis: Redis, *, older_than: timedelta = timedelta(minutes=2),
+                 batch: int = 500) -> int:
+    """Set enqueued outbox rows back to pending when Redis no longer has their job.
+
+    Only rows enqueued more than ``older_than`` ago are looked at. Commits. Raises
+    ``RedisError`` when Redis is down (nothing is changed then).
+    """
+    cutoff = utcnow() - older_than
+    rows = list(session.scalars(
+        select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.ENQUEUED,
+                                    OutboxMessage.enqueued_at < cutoff)
+        .order_by(OutboxMessage.id).limit(batch)
+    ))
+    lost = [row for row in rows if not Job.exists(row.job_id, connection=redis)]
+    for row in lost:
+        row.status = OutboxStatus.PENDING
+        row.last_error = "job lost from Redis; requeued"
+    session.commit()
+    return len(lost)

@@ -1,0 +1,246 @@
+"""Routing a filed request into cases, and what caseworkers do with them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.models import (
+    AuditEntry,
+    AuditOutcome,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    EventKind,
+    Message,
+    Notification,
+    OutboxMessage,
+    RequestStatus,
+    Role,
+    RoutingRecord,
+)
+from portal.services import cases
+from portal.services.deadlines import add_days, danish_today
+from tests.factories import make_citizen, make_request, make_staff
+
+
+def routed_case(session, service="home-care", **request_overrides):
+    citizen = make_citizen(session)
+    request = make_request(session, citizen, service_type_slug=service, **request_overrides)
+    session.commit()
+    opened = cases.route_request(session, request.id)
+    return opened[0], request, citizen
+
+
+def count(session, model, *where):
+    return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_routing_opens_one_pending_case_with_deadlines_events_audit_and_notification(session):
+    case, request, citizen = routed_case(session)
+    assert case.authority_id == "municipality-461"
+    assert case.status == CaseStatus.PENDING
+    assert case.reference == f"{request.reference}-1"
+    assert case.target_due <= case.limit_due
+    assert case.target_due > danish_today()
+    assert request.status == RequestStatus.ROUTED
+    kinds = list(session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
+    assert kinds == [EventKind.OPENED, EventKind.DEADLINE_SET]
+    assert count(session, RoutingRecord, RoutingRecord.request_id == request.id) == 1
+    assert count(session, AuditEntry, AuditEntry.action == "request.routed", AuditEntry.request_id == request.id) == 1
+    note = session.scalar(select(Notification).where(Notification.case_id == case.id))
+    assert (note.user_id, note.kind, note.reference) == (citizen.id, "case_opened", case.reference)
+    assert count(session, OutboxMessage, OutboxMessage.job == "portal.jobs.notify") >= 1
+
+
+def test_routing_twice_opens_no_second_case(session):
+    case, request, _ = routed_case(session)
+    again = cases.route_request(session, request.id)
+    assert [c.id for c in again] == [case.id]
+    assert count(session, Case, Case.request_id == request.id) == 1
+    assert count(session, Notification, Notification.case_id == case.id) == 1
+
+
+def test_one_request_two_authorities_opens_two_cases(session):
+    citizen = make_citizen(session)
+    request = make_request(session, citizen, service_type_slug="hospital-discharge")
+    session.commit()
+    opened = cases.route_request(session, request.id)
+    assert len(opened) == 2
+    assert {c.assignment_index for c in opened} == {0, 1}
+    assert len({c.authority_id for c in opened}) == 2
+
+
+def test_an_unroutable_request_is_marked_and_listed_for_administrators(session):
+    citizen = make_citizen(session)
+    request = make_request(session, citizen, service_type_slug="no-such-service")
+    session.commit()
+    assert cases.route_request(session, request.id) == []
+    assert request.status == RequestStatus.UNROUTABLE
+    admin = make_staff(session, role=Role.ADMINISTRATOR)
+    assert request in cases.unroutable_requests(session, admin)
+    with pytest.raises(PermissionError):
+        cases.unroutable_requests(session, citizen)
+
+
+def test_calendar_day_deadlines_for_retraining_after_discharge(session):
+    citizen = make_citizen(session)
+    request = make_request(session, citizen, service_type_slug="hospital-discharge")
+    session.commit()
+    opened = cases.route_request(session, request.id)
+    decision = session.scalar(select(RoutingRecord.decision).where(RoutingRecord.request_id == request.id))
+    for case in opened:
+        a = decision["assignments"][case.assignment_index]
+        assert case.target_due == add_days(danish_today(), min(a["target_days"], a["limit_days"]), a["day_kind"])
+
+
+def test_a_caseworker_of_another_authority_gets_not_found_and_a_denied_audit_row(session):
+    case, _, citizen = routed_case(session)
+    stranger = make_staff(session, authority_id="municipality-101")
+    with pytest.raises(cases.CaseNotFound):
+        cases.view_case(session, stranger, case.id)
+    with pytest.raises(cases.CaseNotFound):
+        cases.view_case(session, stranger, 10**9)
+    denied = session.scalar(select(AuditEntry).where(AuditEntry.actor_id == stranger.id, AuditEntry.case_id == case.id))
+    assert denied.outcome == AuditOutcome.DENY
+    assert denied.subject_id == citizen.id
+    with pytest.raises(cases.CaseNotFound):
+        cases.accept_case(session, stranger, case.id)
+    assert session.get(Case, case.id).status == CaseStatus.PENDING
+
+
+def test_inbox_lists_only_own_authority_and_filters(session):
+    case, _, _ = routed_case(session)
+    other, _, _ = routed_case(session, municipality_code="101")
+    worker = make_staff(session)
+    page = cases.inbox(session, worker, cases.InboxFilters())
+    ids = [c.id for c in page.cases]
+    assert case.id in ids and other.id not in ids
+    assert cases.inbox(session, worker, cases.InboxFilters(status="accepted")).cases == []
+    assert cases.inbox(session, worker, cases.InboxFilters(assignee="me")).cases == []
+    assert count(session, AuditEntry, AuditEntry.actor_id == worker.id, AuditEntry.action == "case.list") == 3
+
+
+def test_reject_hands_over_and_the_other_authority_accepts_with_new_deadlines(session):
+    case, request, citizen = routed_case(session)
+    odense = make_staff(session)
+    udbetaling = make_staff(session, authority_id="state-udbetaling-danmark")
+    with pytest.raises(cases.InvalidChange) as missing:
+        cases.reject_case(session, odense, case.id, reason=" ", to_authority_id="")
+    assert set(missing.value.errors) == {"reason", "to_authority"}
+    handover = cases.reject_case(session, odense, case.id, reason="Boligstøtte hører under Udbetaling Danmark",
+                                 to_authority_id="state-udbetaling-danmark")
+    assert (handover.from_authority_id, handover.to_authority_id) == ("municipality-461", "state-udbetaling-danmark")
+    assert handover.sent_at is not None and handover.accepted_at is None
+    case = session.get(Case, case.id)
+    assert case.authority_id == "state-udbetaling-danmark" and case.status == CaseStatus.PENDING
+    assert case.first_authority_id == "municipality-461"
+    assert request.status == RequestStatus.ROUTED  # never closed by a handover
+    with pytest.raises(cases.CaseNotFound):
+        cases.view_case(session, odense, case.id)
+    cases.accept_case(session, udbetaling, case.id)
+    session.refresh(handover)
+    assert handover.accepted_at is not None and handover.accepted_by_id == udbetaling.id
+    assert case.status == CaseStatus.ACCEPTED
+    kinds = list(session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
+    assert kinds[-5:] == ["rejected", "handover_sent", "handover_accepted", "deadline_set", "accepted"]
+    assert count(session, Notification, Notification.key == f"handover:{handover.id}") == 1
+
+
+def test_status_machine_allows_only_listed_moves_and_closes_the_request(session):
+    case, request, _ = routed_case(session)
+    worker = make_staff(session)
+    with pytest.raises(cases.InvalidChange):
+        cases.change_status(session, worker, case.id, to="decided")  # pending: accept first
+    cases.accept_case(session, worker, case.id)
+    with pytest.raises(cases.InvalidChange):
+        cases.change_status(session, worker, case.id, to="closed")
+    for status in ("in_progress", "awaiting_citizen", "in_progress", "decided", "closed"):
+        cases.change_status(session, worker, case.id, to=status)
+    assert case.status == CaseStatus.CLOSED and case.closed_at is not None
+    assert request.status == RequestStatus.CLOSED
+
+
+def test_a_stale_form_is_refused(session):
+    case, _, _ = routed_case(session)
+    worker = make_staff(session)
+    version = case.version
+    cases.accept_case(session, worker, case.id, expected_version=version)
+    with pytest.raises(cases.StaleCase):
+        cases.change_status(session, worker, case.id, to="in_progress", expected_version=version)
+
+
+def test_deadline_suspension_and_extension_are_recorded_with_reasons(session):
+    case, _, _ = routed_case(session)
+    worker = make_staff(session)
+    target, limit = case.target_due, case.limit_due
+    cases.change_deadline(session, worker, case.id, kind="suspend", days=5, reason="Venter på lægeerklæring")
+    assert case.target_due == add_days(target, 5) and case.limit_due == add_days(limit, 5)
+    with pytest.raises(cases.InvalidChange) as too_far:
+        cases.change_deadline(session, worker, case.id, kind="extend", days=365, reason="x")
+    assert "days" in too_far.value.errors
+    with pytest.raises(cases.InvalidChange):
+        cases.change_deadline(session, worker, case.id, kind="extend", days=1, reason="")
+    event = session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                   CaseEvent.kind == EventKind.DEADLINE_SUSPENDED))
+    assert event.data["reason"] == "Venter på lægeerklæring" and event.data["days"] == 5
+
+
+def test_a_message_sent_twice_with_one_key_is_one_message(session):
+    case, _, _ = routed_case(session)
+    worker = make_staff(session)
+    first = cases.send_message(session, worker, case.id, body="Hej", idempotency_key="k-1")
+    second = cases.send_message(session, worker, case.id, body="Hej", idempotency_key="k-1")
+    assert first.id == second.id
+    assert count(session, Message, Message.case_id == case.id) == 1
+    assert count(session, Notification, Notification.case_id == case.id, Notification.kind == "message") == 1
+
+
+def test_watch_deadlines_warns_escalates_and_tells_the_citizen_once(session):
+    case, _, citizen = routed_case(session)
+    worker = make_staff(session)
+    lead = make_staff(session, role=Role.TEAM_LEAD)
+    cases.accept_case(session, worker, case.id)
+    warn_day = add_days(case.target_due, -1)
+    assert cases.watch_deadlines(session, today=warn_day)["warned"] == 1
+    assert cases.watch_deadlines(session, today=warn_day)["warned"] == 0
+    late = add_days(case.target_due, 1)
+    first = cases.watch_deadlines(session, today=late)
+    second = cases.watch_deadlines(session, today=late)
+    assert first == {"warned": 0, "escalated": 1, "citizens_told": 1}
+    assert second == {"warned": 0, "escalated": 0, "citizens_told": 0}
+    keys = set(session.scalars(select(Notification.key).where(Notification.case_id == case.id)))
+    target = case.target_due.isoformat()
+    assert f"deadline-warning:{case.id}:{target}:{worker.id}" in keys
+    assert f"deadline-breached:{case.id}:{target}:{lead.id}" in keys
+    assert f"target-missed:{case.id}:{target}" in keys
+    letter = session.scalar(select(Message).where(Message.case_id == case.id))
+    assert case.limit_due.isoformat() in letter.body
+
+
+def test_retention_anonymises_closed_cases_past_the_period_once(session):
+    from datetime import timedelta
+
+    from portal.models.base import utcnow
+
+    case, request, _ = routed_case(session, answers={"note": "privat"})
+    worker = make_staff(session)
+    cases.accept_case(session, worker, case.id)
+    cases.send_message(session, worker, case.id, body="Personligt")
+    for status in ("decided", "closed"):
+        cases.change_status(session, worker, case.id, to=status)
+    assert cases.anonymise_closed_cases(session, 30) == 0
+    later = utcnow() + timedelta(days=31)
+    assert cases.anonymise_closed_cases(session, 30, now=later) == 1
+    assert request.answers == {}
+    assert session.scalar(select(Message.body).where(Message.case_id == case.id)) == ""
+    assert cases.anonymise_closed_cases(session, 30, now=later) == 0
+
+
+def test_working_days_skip_weekends_and_danish_holidays():
+    assert add_days(date(2026, 12, 24), 1) == date(2026, 12, 28)  # Christmas, weekend
+    assert add_days(date(2026, 4, 1), 1) == date(2026, 4, 7)  # Easter
+    assert add_days(date(2026, 4, 1), 3, "calendar") == date(2026, 4, 4)
+    assert add_days(date(2026, 11, 27), 1) == date(2026, 11, 30)  # Friday -> Monday

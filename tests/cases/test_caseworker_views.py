@@ -1,0 +1,173 @@
+"""The caseworker's pages: scope, escaping, htmx partials, CSRF, audit, actions."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from portal.models import AuditEntry, AuditOutcome, Case, CaseStatus, Handover, Role
+from portal.services import cases
+from tests.conftest import csrf_token
+from tests.factories import make_citizen, make_request, make_staff
+
+
+def routed(session, **overrides):
+    citizen = make_citizen(session)
+    request = make_request(session, citizen, **overrides)
+    session.commit()
+    return cases.route_request(session, request.id)[0]
+
+
+def audit_count(session, **where):
+    stmt = select(func.count()).select_from(AuditEntry)
+    for key, value in where.items():
+        stmt = stmt.where(getattr(AuditEntry, key) == value)
+    return session.scalar(stmt)
+
+
+def test_inbox_full_page_and_htmx_partial(client, session, login):
+    case = routed(session)
+    worker = make_staff(session)
+    session.commit()
+    login(worker)
+    page = client.get("/cases/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<html" in html and case.reference in html
+    assert "HX-Request" in page.headers["Vary"]
+    partial = client.get("/cases/?status=pending", headers={"HX-Request": "true"})
+    body = partial.get_data(as_text=True)
+    assert "<html" not in body and 'id="inbox-results"' in body and case.reference in body
+    assert "HX-Request" in partial.headers["Vary"]
+    empty = client.get("/cases/?status=closed", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert case.reference not in empty
+    assert audit_count(session, actor_id=worker.id, action="case.list") == 3
+
+
+def test_anonymous_visitors_are_sent_to_login(client):
+    assert client.get("/cases/").status_code == 302
+
+
+def test_citizens_cannot_see_the_inbox(client, session, login):
+    login(make_citizen(session))
+    session.commit()
+    assert client.get("/cases/").status_code == 403
+
+
+def test_another_authoritys_case_is_404_like_a_missing_one_with_a_denied_row(client, session, login):
+    case = routed(session)
+    stranger = make_staff(session, authority_id="municipality-101")
+    session.commit()
+    login(stranger)
+    token = csrf_token(client, "/cases/")
+    missing = client.get("/cases/999999")
+    foreign = client.get(f"/cases/{case.id}")
+    assert missing.status_code == foreign.status_code == 404
+    assert missing.get_data(as_text=True).replace("999999", "X").count("<h1>") == foreign.get_data(as_text=True).count("<h1>")
+    post = client.post(f"/cases/{case.id}/accept", data={"csrf_token": token})
+    assert post.status_code == 404
+    assert session.get(Case, case.id).status == CaseStatus.PENDING
+    assert audit_count(session, actor_id=stranger.id, case_id=case.id, outcome=AuditOutcome.DENY) == 2
+
+
+def test_citizen_text_is_escaped_for_caseworkers_and_the_view_is_audited(client, session, login):
+    case = routed(session, answers={"description": "<script>alert(1)</script>"})
+    worker = make_staff(session)
+    session.commit()
+    login(worker)
+    html = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert audit_count(session, actor_id=worker.id, case_id=case.id, action="case.view") == 1
+
+
+def test_a_post_without_csrf_token_is_refused(client, session, login):
+    case = routed(session)
+    login(make_staff(session))
+    session.commit()
+    assert client.post(f"/cases/{case.id}/accept").status_code == 400
+    assert session.get(Case, case.id).status == CaseStatus.PENDING
+
+
+def test_reject_without_reason_shows_errors_then_hands_over(client, session, login):
+    case = routed(session)
+    worker = make_staff(session)
+    session.commit()
+    login(worker)
+    token = csrf_token(client, f"/cases/{case.id}")
+    bad = client.post(f"/cases/{case.id}/reject", data={"csrf_token": token, "reason": "", "to_authority": "",
+                                                        "version": case.version})
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert "error-summary" in html and "<title>" in html and 'href="#reason"' in html
+    good = client.post(f"/cases/{case.id}/reject", data={
+        "csrf_token": token, "reason": "Hører under Udbetaling Danmark", "to_authority": "state-udbetaling-danmark",
+        "version": case.version})
+    assert good.status_code == 303
+    handover = session.scalar(select(Handover).where(Handover.case_id == case.id))
+    assert handover.to_authority_id == "state-udbetaling-danmark"
+    assert client.get(f"/cases/{case.id}").status_code == 404
+
+
+def test_accept_status_message_and_deadline_through_the_forms(client, session, login):
+    case = routed(session)
+    worker = make_staff(session)
+    session.commit()
+    login(worker)
+    token = csrf_token(client, f"/cases/{case.id}")
+    assert client.post(f"/cases/{case.id}/accept", data={"csrf_token": token, "version": case.version}).status_code == 303
+    session.refresh(case)
+    assert case.status == CaseStatus.ACCEPTED
+    shown_version = case.version
+    assert client.post(f"/cases/{case.id}/status", data={"csrf_token": token, "status": "in_progress",
+                                                         "version": shown_version}).status_code == 303
+    stale = client.post(f"/cases/{case.id}/status", data={"csrf_token": token, "status": "decided",
+                                                          "version": shown_version})
+    assert stale.status_code == 303  # refused as stale, shown as a notice
+    session.refresh(case)
+    assert case.status == CaseStatus.IN_PROGRESS
+    assert client.post(f"/cases/{case.id}/message", data={"csrf_token": token, "body": "Hej",
+                                                          "idempotency_key": "abc"}).status_code == 303
+    assert client.post(f"/cases/{case.id}/deadline", data={"csrf_token": token, "kind": "suspend", "days": "3",
+                                                           "deadline_reason": "Venter", "version": case.version}).status_code == 303
+    html = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "Hej" in html and "Venter" in html
+
+
+def test_failed_jobs_page_lists_and_retries(app, client, session, login):
+    from rq import Queue
+    from rq.registry import FailedJobRegistry
+
+    from portal.redis_conn import get_redis
+
+    admin = make_staff(session, role=Role.ADMINISTRATOR)
+    session.commit()
+    redis = get_redis(app)
+    queue = Queue("default", connection=redis)
+    job = queue.enqueue_call("portal.jobs.ping", job_id="broken-1")
+    job.set_status("failed")
+    FailedJobRegistry("default", connection=redis).add(job, exc_string="Boom")
+    queue.remove(job)
+    login(admin)
+    html = client.get("/admin/jobs/failed").get_data(as_text=True)
+    assert "broken-1" in html
+    token = csrf_token(client, "/admin/jobs/failed")
+    assert client.post("/admin/jobs/failed/broken-1/retry", data={"csrf_token": token}).status_code == 303
+    assert "broken-1" in queue.job_ids
+    assert audit_count(session, actor_id=admin.id, action="jobs.retry") == 1
+
+
+def test_unroutable_requests_page_for_administrators_only(client, session, login):
+    citizen = make_citizen(session)
+    request = make_request(session, citizen, service_type_slug="nothing-like-this")
+    session.commit()
+    cases.route_request(session, request.id)
+    login(make_staff(session, role=Role.ADMINISTRATOR))
+    session.commit()
+    assert request.reference in client.get("/admin/requests/unroutable").get_data(as_text=True)
+
+
+def test_caseworkers_cannot_see_the_administrators_pages(client, session, login):
+    login(make_staff(session))
+    session.commit()
+    assert client.get("/admin/requests/unroutable").status_code == 403
+    assert client.get("/admin/jobs/failed").status_code == 403

@@ -1,0 +1,125 @@
+"""The case jobs run by a real rq worker: routing, notifications by real SMTP,
+periodic scheduling, and recovery of jobs Redis lost."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from rq import Queue, SimpleWorker
+from sqlalchemy import func, select
+
+from portal import jobs
+from portal.models import Case, Notification, OutboxMessage, OutboxStatus, RequestStatus
+from portal.redis_conn import get_redis
+from portal.services import cases
+from portal.services.outbox import add_job, relay
+from portal.services.scheduler import requeue_lost, schedule_periodic
+from tests.factories import make_citizen, make_request
+
+
+def run_worker(app, queues=("default", "low")):
+    redis = get_redis(app)
+    with app.app_context():
+        SimpleWorker(list(queues), connection=redis).work(burst=True)
+
+
+def file_request(session, **overrides):
+    citizen = make_citizen(session, **{k: v for k, v in overrides.items() if k in ("locale", "notify_by_email", "email")})
+    request = make_request(session, citizen, status=RequestStatus.FILED,
+                           **{k: v for k, v in overrides.items() if k not in ("locale", "notify_by_email", "email")})
+    add_job(session, jobs.route_request, request_id=request.id)
+    session.commit()
+    return request, citizen
+
+
+def test_filing_relay_worker_routes_and_mails_the_citizen_once(app, session, smtp_server):
+    _, inbox = smtp_server
+    request, citizen = file_request(session, locale="en")
+    redis = get_redis(app)
+    relay(session, redis)
+    run_worker(app)  # route_request -> a notify outbox row
+    relay(session, redis)
+    run_worker(app)  # notify -> one e-mail
+    session.expire_all()
+    case = session.scalar(select(Case).where(Case.request_id == request.id))
+    assert len(inbox.messages) == 1
+    mail = inbox.messages[0]
+    assert mail["To"] == citizen.email
+    assert mail["Subject"] == f"Your request has been received ({case.reference})"
+    body = mail.get_content()
+    assert case.reference in body and "https://indgang.test/" in body
+    assert citizen.name not in body and citizen.name not in mail["Subject"]
+    assert session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.status != OutboxStatus.DONE)) == 0
+
+
+def test_mail_is_in_the_citizens_language(app, session, smtp_server):
+    _, inbox = smtp_server
+    request, _ = file_request(session, locale="da")
+    cases.route_request(session, request.id)
+    note = session.scalar(select(Notification).where(Notification.kind == "case_opened"))
+    with app.app_context():
+        jobs.notify(notification_id=note.id)
+    assert inbox.messages[0]["Subject"].startswith("Din henvendelse er modtaget")
+
+
+def test_notify_twice_sends_once(app, session, smtp_server):
+    _, inbox = smtp_server
+    request, _ = file_request(session)
+    cases.route_request(session, request.id)
+    note = session.scalar(select(Notification).where(Notification.kind == "case_opened"))
+    with app.app_context():
+        assert jobs.notify(notification_id=note.id) is True
+        assert jobs.notify(notification_id=note.id) is False
+    assert len(inbox.messages) == 1
+
+
+def test_a_citizen_without_email_notifications_gets_none(app, session, smtp_server):
+    _, inbox = smtp_server
+    request, _ = file_request(session, notify_by_email=False)
+    cases.route_request(session, request.id)
+    note = session.scalar(select(Notification).where(Notification.kind == "case_opened"))
+    assert note.channel == "none" and note.status == "skipped"
+    assert session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.job == "portal.jobs.notify")) == 0
+
+
+def test_every_job_run_twice_leaves_one_result(app, session):
+    request, _ = file_request(session)
+    redis = get_redis(app)
+    relay(session, redis)
+    outbox_id = session.scalar(select(OutboxMessage.id).where(OutboxMessage.job == "portal.jobs.route_request"))
+    with app.app_context():
+        jobs.route_request(request_id=request.id, outbox_id=outbox_id)
+        jobs.route_request(request_id=request.id, outbox_id=outbox_id)
+        jobs.watch_deadlines()
+        jobs.watch_deadlines()
+    run_worker(app)
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Case).where(Case.request_id == request.id)) == 1
+    assert session.scalar(select(func.count()).select_from(Notification)) == 1
+
+
+def test_periodic_jobs_are_enqueued_once_per_slot_by_any_number_of_relays(app):
+    redis = get_redis(app)
+    now = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
+    first = schedule_periodic(redis, now)
+    assert len(first) == 2
+    assert schedule_periodic(redis, now + timedelta(minutes=5)) == []
+    assert Queue("low", connection=redis).count == 2
+    nxt = schedule_periodic(redis, now + timedelta(hours=1))
+    assert [j for j in nxt if "watch_deadlines" in j]
+    run_worker(app, ("low",))
+
+
+def test_outbox_rows_whose_jobs_redis_lost_are_relayed_again(app, session):
+    request, _ = file_request(session)
+    redis = get_redis(app)
+    relay(session, redis)
+    redis.flushdb()  # Redis restarted without persistence
+    assert requeue_lost(session, redis, older_than=timedelta(0)) == 1
+    assert relay(session, redis) == 1
+    assert requeue_lost(session, redis, older_than=timedelta(0)) == 0
+    run_worker(app)
+    session.expire_all()
+    assert session.get(type(request), request.id).status == RequestStatus.ROUTED

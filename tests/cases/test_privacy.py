@@ -1,0 +1,73 @@
+"""A citizen's "who has seen my data" page and the GDPR Art. 15 export."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from portal.models import AuditEntry
+from portal.services import cases
+from tests.factories import make_citizen, make_request, make_staff
+
+
+def setup_case(session):
+    citizen = make_citizen(session)
+    request = make_request(session, citizen, answers={"description": "Jeg har brug for hjælp"})
+    session.commit()
+    case = cases.route_request(session, request.id)[0]
+    odense = make_staff(session)
+    cases.view_case(session, odense, case.id)
+    cases.reject_case(session, odense, case.id, reason="Hører under Udbetaling Danmark",
+                      to_authority_id="state-udbetaling-danmark")
+    return citizen, case
+
+
+def test_who_has_seen_my_data_lists_the_authorities(client, session, login):
+    citizen, case = setup_case(session)
+    login(citizen)
+    html = client.get("/mine/privacy/").get_data(as_text=True)
+    assert "Odense" in html
+    assert case.reference in html
+
+
+def test_someone_elses_access_log_is_not_shown(client, session, login):
+    _, case = setup_case(session)
+    other = make_citizen(session)
+    session.commit()
+    login(other)
+    html = client.get("/mine/privacy/").get_data(as_text=True)
+    assert case.reference not in html
+
+
+def test_export_as_json_holds_requests_cases_handovers_and_access_log_and_is_audited(client, session, login):
+    citizen, case = setup_case(session)
+    login(citizen)
+    response = client.get("/mine/privacy/data.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    data = json.loads(response.get_data(as_text=True))
+    exported_case = data["requests"][0]["cases"][0]
+    assert exported_case["reference"] == case.reference
+    assert exported_case["authority_id"] == "state-udbetaling-danmark"
+    assert exported_case["handovers"][0]["from"] == "municipality-461"
+    assert data["requests"][0]["answers"]["description"] == "Jeg har brug for hjælp"
+    assert {row["action"] for row in data["access_log"]} >= {"case.view", "handover.send"}
+    assert all(e["kind"] != "rejected" for e in exported_case["events"])  # internal events stay internal
+    assert session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.actor_id == citizen.id, AuditEntry.action == "privacy.export")) == 1
+
+
+def test_readable_export_shows_the_handover_and_expected_date(client, session, login):
+    citizen, case = setup_case(session)
+    login(citizen)
+    html = client.get("/mine/privacy/data").get_data(as_text=True)
+    assert "Udbetaling Danmark" in html
+    assert case.target_due.isoformat() in html
+    assert "Hører under Udbetaling Danmark" in html
+
+
+def test_staff_cannot_use_the_citizen_pages(client, session, login):
+    login(make_staff(session))
+    session.commit()
+    assert client.get("/mine/privacy/data.json").status_code == 403
