@@ -72,7 +72,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.citizen.views import bp as citizen_bp
     from portal.health.views import bp as health_bp
     from portal.main.views import bp as main_bp
+    from portal.plans.views import bp as plans_bp
     from portal.privacy.views import bp as privacy_bp
 
-    for bp in (main_bp, health_bp, admin_bp, citizen_bp, caseworker_bp, jobs_admin_bp, privacy_bp):
+    for bp in (main_bp, health_bp, admin_bp, citizen_bp, caseworker_bp, jobs_admin_bp, privacy_bp, plans_bp):
         app.register_blueprint(bp)

@@ -39,6 +39,9 @@ def register(app: Flask) -> None:
 
     for command in (db_group, authorities_group, demo_group, worker, relay_command, dev, routing_group):
         app.cli.add_command(command)
+    from portal.plans.cli import plans_group
+
+    app.cli.add_command(plans_group)
 
 
 # --- database -----------------------------------------------------------------------

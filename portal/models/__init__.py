@@ -9,6 +9,7 @@ from portal.models.base import Base
 from portal.models.cases import Case, CaseEvent, CaseStatus, EventKind, Handover, Message
 from portal.models.notifications import Notification
 from portal.models.outbox import OutboxMessage, OutboxStatus
+from portal.models.plan_extras import PlanComment, PlanNotification
 from portal.models.plans import Action, ActionStatus, Goal, Plan, PlanChange, PlanParticipant
 from portal.models.registry import Authority, AuthorityKind, RegionMembership
 from portal.models.requests import Attachment, Request, RequestStatus, RoutingRecord
@@ -36,6 +37,8 @@ __all__ = [
     "OutboxStatus",
     "Plan",
     "PlanChange",
+    "PlanComment",
+    "PlanNotification",
     "PlanParticipant",
     "RegionMembership",
     "Request",

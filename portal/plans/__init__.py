@@ -1,0 +1,1 @@
+"""The coordinated plan (én plan): one blueprint for citizens and caseworkers."""

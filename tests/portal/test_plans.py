@@ -1,0 +1,553 @@
+"""The coordinated plan: consent, withdrawal, scoping, conflicts, templates, reminders."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal.models import (
+    Action,
+    ActionStatus,
+    AuditEntry,
+    AuditOutcome,
+    Case,
+    OutboxMessage,
+    Plan,
+    PlanChange,
+    PlanNotification,
+    User,
+)
+from portal.plans.chart import progress_chart, progress_percent
+from portal.services import plans as svc
+from tests.conftest import csrf_token
+from tests.factories import make_case, make_citizen, make_request, make_staff
+
+REGION, AARHUS = "region-1082", "municipality-751"
+TODAY = date(2026, 11, 25)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_user_per_request(app):
+    """The ``session`` fixture keeps one app context open, which requests reuse, so
+    ``g`` (the user, the CSRF token) would outlive a request; forget it, as a real
+    request would, keeping only the shared database session."""
+    from flask import g
+
+    @app.before_request
+    def _forget_request_globals() -> None:
+        for name in [n for n in g if n not in ("db_session", "correlation_id")]:
+            g.pop(name)
+
+
+@dataclass
+class Aarhus:
+    citizen: User
+    region_worker: User
+    municipality_worker: User
+    region_case: Case
+    municipality_case: Case
+
+
+@pytest.fixture
+def aarhus(session) -> Aarhus:
+    """A citizen in Aarhus with a hospital-discharge request: cases at the region
+    and the municipality, and a caseworker at each."""
+    citizen = make_citizen(session, municipality_code="751", name="Ane Aarhus")
+    request = make_request(session, citizen, service_type_slug="hospital-discharge")
+    region_case = make_case(session, request, REGION, assignment_index=0, internal_note="REGION-SECRET-NOTE")
+    municipality_case = make_case(session, request, AARHUS, assignment_index=1, internal_note="KOMMUNE-SECRET-NOTE")
+    session.commit()
+    return Aarhus(citizen, make_staff(session, REGION, name="Rita Region"),
+                  make_staff(session, AARHUS, name="Mads Kommune"), region_case, municipality_case)
+
+
+def start(session, a: Aarhus, consent=(REGION, AARHUS), **kw) -> Plan:
+    return svc.start_plan(session, a.citizen, consent_to=list(consent), situation="Jeg er udskrevet",
+                          wishes="Klare mig selv", today=TODAY, **kw)
+
+
+def goal_form(**overrides) -> dict:
+    form = {"title": "Gå 1 km", "measure": "Meter", "baseline": "100", "target_value": "1000",
+            "due_on": "2027-03-01", "agreed_by": "Ane og Mads"}
+    form.update(overrides)
+    return form
+
+
+def action_form(responsible: str, **overrides) -> dict:
+    form = {"title": "Genoptræning", "responsible": responsible, "responsible_name": "Mads Kommune",
+            "due_on": "2026-12-02", "status": "planned"}
+    form.update(overrides)
+    return form
+
+
+def audit_rows(session, action: str, outcome=None):
+    stmt = select(AuditEntry).where(AuditEntry.action == action)
+    if outcome:
+        stmt = stmt.where(AuditEntry.outcome == outcome)
+    return list(session.scalars(stmt.order_by(AuditEntry.id)))
+
+
+# --- starting and consent -----------------------------------------------------------------
+
+
+def test_a_citizen_starts_one_plan_led_by_the_municipality_of_residence(session, aarhus):
+    plan = start(session, aarhus)
+    assert plan.lead_authority_id == AARHUS
+    assert plan.review_on == date(2027, 5, 25)
+    assert {p.authority_id: p.has_consent for p in plan.participants} == {REGION: True, AARHUS: True}
+    whats = [c.what for c in session.scalars(select(PlanChange).where(PlanChange.plan_id == plan.id))]
+    assert whats[:3] == ["plan_started", "consent_given", "consent_given"]
+    with pytest.raises(svc.PlanInvalid) as exc:
+        start(session, aarhus)
+    assert "plan" in exc.value.errors
+
+
+def test_a_plan_needs_two_authorities_and_consent_for_the_lead(session, aarhus):
+    loner = make_citizen(session, municipality_code="751")
+    make_case(session, make_request(session, loner), AARHUS)
+    with pytest.raises(svc.PlanInvalid) as exc:
+        svc.start_plan(session, loner, consent_to=[AARHUS])
+    assert "plan" in exc.value.errors
+    with pytest.raises(svc.PlanInvalid) as exc:
+        start(session, aarhus, consent=(REGION,))
+    assert "consent" in exc.value.errors
+    # An authority the citizen has no case with cannot be given consent or lead.
+    with pytest.raises(svc.PlanInvalid) as exc:
+        start(session, aarhus, lead_authority_id="municipality-461")
+    assert "lead_authority" in exc.value.errors
+
+
+def test_a_caseworker_starts_on_behalf_only_with_a_case_and_recorded_consent(session, aarhus):
+    outsider = make_staff(session, "municipality-461")
+    with pytest.raises(svc.PlanNotFound):
+        svc.start_plan(session, outsider, citizen_id=aarhus.citizen.id, staff_consent_confirmed=True)
+    assert audit_rows(session, "plan.start", AuditOutcome.DENY)[-1].actor_id == outsider.id
+    with pytest.raises(svc.PlanInvalid) as exc:
+        svc.start_plan(session, aarhus.region_worker, citizen_id=aarhus.citizen.id)
+    assert "consent_confirmed" in exc.value.errors
+    plan = svc.start_plan(session, aarhus.region_worker, citizen_id=aarhus.citizen.id,
+                          lead_authority_id=REGION, staff_consent_confirmed=True, today=TODAY)
+    # Only the caseworker's own authority has consent; the citizen decides the rest.
+    assert {p.authority_id: p.has_consent for p in plan.participants} == {REGION: True, AARHUS: False}
+    assert plan.citizen_id == aarhus.citizen.id
+    change = session.scalar(select(PlanChange).where(PlanChange.plan_id == plan.id, PlanChange.what == "consent_given"))
+    assert change.data["recorded_by_staff"] is True and change.actor_id == aarhus.region_worker.id
+
+
+def test_an_authority_without_consent_gets_404_like_a_missing_plan_and_a_deny_row(client, login, session, aarhus):
+    plan = start(session, aarhus, consent=(AARHUS,))
+    login(aarhus.region_worker)
+    denied = client.get(f"/plans/{plan.id}")
+    missing = client.get("/plans/999999")
+    assert denied.status_code == missing.status_code == 404
+    strip = lambda html: re.sub(r"<code>[^<]*</code>|value=\"[^\"]*\"", "", html)  # noqa: E731
+    assert strip(denied.get_data(as_text=True)) == strip(missing.get_data(as_text=True))
+    rows = audit_rows(session, "plan.view", AuditOutcome.DENY)
+    assert [(r.actor_id, r.details["plan_id"], r.subject_id) for r in rows[-2:]] == [
+        (aarhus.region_worker.id, plan.id, aarhus.citizen.id), (aarhus.region_worker.id, 999999, None)]
+    # Its partial, its export and its forms are refused the same way.
+    for path in (f"/plans/{plan.id}/live?since=0", f"/plans/{plan.id}/export.json", f"/plans/{plan.id}/print",
+                 f"/plans/{plan.id}/goals/new"):
+        assert client.get(path, headers={"HX-Request": "true"}).status_code == 404, path
+
+
+def test_withdrawing_consent_removes_access_but_not_the_case_and_is_logged_and_audited(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    login(aarhus.region_worker)
+    assert client.get(f"/plans/{plan.id}").status_code == 200
+    assert audit_rows(session, "plan.view", AuditOutcome.ALLOW)[-1].actor_id == aarhus.region_worker.id
+
+    login(aarhus.citizen)
+    token = csrf_token(client, f"/plans/{plan.id}/consent")
+    page = client.get(f"/plans/{plan.id}/consent").get_data(as_text=True)
+    assert "Region Midtjylland" in page
+    response = client.post(f"/plans/{plan.id}/consent", data={"csrf_token": token, "authority": REGION, "give": "0"})
+    assert response.status_code == 303
+
+    change = session.scalars(select(PlanChange).where(PlanChange.plan_id == plan.id).order_by(PlanChange.id.desc())).first()
+    assert (change.what, change.data["authority_id"], change.actor_id) == ("consent_withdrawn", REGION, aarhus.citizen.id)
+    withdrawn = audit_rows(session, "plan.consent_withdrawn")[-1]
+    assert (withdrawn.actor_id, withdrawn.subject_id, withdrawn.details["authority_id"]) == (
+        aarhus.citizen.id, aarhus.citizen.id, REGION)
+
+    login(aarhus.region_worker)
+    assert client.get(f"/plans/{plan.id}").status_code == 404
+    assert audit_rows(session, "plan.view", AuditOutcome.DENY)[-1].actor_id == aarhus.region_worker.id
+    assert plan.id not in [p.id for p in svc.plans_for(session, aarhus.region_worker)]
+    # The region's own case is untouched.
+    case = session.get(Case, aarhus.region_case.id)
+    assert case.authority_id == REGION and case.internal_note == "REGION-SECRET-NOTE"
+    # The municipality still has the plan.
+    login(aarhus.municipality_worker)
+    assert client.get(f"/plans/{plan.id}").status_code == 200
+
+
+def test_consent_can_be_given_again_and_only_by_the_citizen(session, aarhus):
+    plan = start(session, aarhus)
+    svc.set_consent(session, aarhus.citizen, plan.id, REGION, give=False)
+    with pytest.raises(svc.PlanNotFound):
+        svc.set_consent(session, aarhus.municipality_worker, plan.id, REGION, give=True)
+    svc.set_consent(session, aarhus.citizen, plan.id, REGION, give=True)
+    assert svc.authorize(session, aarhus.region_worker, plan.id).plan.id == plan.id
+
+
+def test_withdrawing_the_lead_passes_the_lead_to_another_authority_with_consent(session, aarhus):
+    plan = start(session, aarhus)
+    svc.set_consent(session, aarhus.citizen, plan.id, AARHUS, give=False)
+    assert session.get(Plan, plan.id).lead_authority_id == REGION
+    whats = [c.what for c in session.scalars(select(PlanChange).where(PlanChange.plan_id == plan.id))]
+    assert whats[-2:] == ["consent_withdrawn", "lead_changed"]
+
+
+def test_another_citizen_gets_404(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    login(make_citizen(session, municipality_code="751"))
+    assert client.get(f"/plans/{plan.id}").status_code == 404
+
+
+# --- scoping ------------------------------------------------------------------------------
+
+
+def test_caseworkers_see_the_plan_and_their_own_cases_never_another_authoritys_notes(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    before = len(audit_rows(session, "plan.view"))
+    login(aarhus.region_worker)
+    html = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert "Jeg er udskrevet" in html
+    assert "REGION-SECRET-NOTE" in html
+    assert "KOMMUNE-SECRET-NOTE" not in html and aarhus.municipality_case.reference not in html
+    assert len(audit_rows(session, "plan.view")) == before + 1
+    login(aarhus.citizen)
+    html = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert "SECRET-NOTE" not in html
+    # The citizen's own views are not staff views: no audit row.
+    assert len(audit_rows(session, "plan.view")) == before + 1
+
+
+def test_citizen_text_is_escaped_for_caseworkers(client, login, session, aarhus):
+    plan = svc.start_plan(session, aarhus.citizen, consent_to=[REGION, AARHUS], situation="<script>alert(1)</script>")
+    login(aarhus.municipality_worker)
+    html = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_a_change_by_staff_is_audited_logged_and_claims_the_coordinator_role(session, aarhus):
+    plan = start(session, aarhus)
+    goal = svc.add_goal(session, aarhus.region_worker, plan.id, goal_form())
+    row = audit_rows(session, "plan.goal_added")[-1]
+    assert (row.actor_id, row.details["plan_id"], row.outcome) == (aarhus.region_worker.id, plan.id, AuditOutcome.ALLOW)
+    participant = next(p for p in session.get(Plan, plan.id).participants if p.authority_id == REGION)
+    assert participant.coordinator_id == aarhus.region_worker.id
+    change = session.scalars(select(PlanChange).where(PlanChange.plan_id == plan.id).order_by(PlanChange.id.desc())).first()
+    assert (change.what, change.data["goal_id"]) == ("goal_added", goal.id)
+
+
+def test_goal_and_action_validation(session, aarhus):
+    plan = start(session, aarhus)
+    with pytest.raises(svc.PlanInvalid) as exc:
+        svc.add_goal(session, aarhus.region_worker, plan.id, goal_form(title="", target_value="many", due_on="soon"))
+    assert set(exc.value.errors) == {"title", "target_value", "due_on"}
+    goal = svc.add_goal(session, aarhus.region_worker, plan.id, goal_form())
+    with pytest.raises(svc.PlanInvalid) as exc:
+        svc.add_action(session, aarhus.region_worker, plan.id, goal.id,
+                       action_form("municipality-461", responsible_name=""))
+    assert "responsible" in exc.value.errors
+    with pytest.raises(svc.PlanInvalid) as exc:
+        svc.add_action(session, aarhus.region_worker, plan.id, goal.id, action_form(AARHUS, responsible_name=""))
+    assert "responsible_name" in exc.value.errors
+    # Linking another authority's case (or a tampered id) is refused.
+    with pytest.raises(svc.PlanInvalid) as exc:
+        svc.add_action(session, aarhus.region_worker, plan.id, goal.id,
+                       action_form(REGION, case_id=str(aarhus.municipality_case.id)))
+    assert "case_id" in exc.value.errors
+    action = svc.add_action(session, aarhus.region_worker, plan.id, goal.id,
+                            action_form(REGION, case_id=str(aarhus.region_case.id)))
+    assert (action.authority_id, action.case_id, action.owned_by_citizen) == (REGION, aarhus.region_case.id, False)
+    mine = svc.add_action(session, aarhus.region_worker, plan.id, goal.id, action_form("citizen", responsible_name=""))
+    assert mine.owned_by_citizen and mine.authority_id is None and mine.responsible_name == "Ane Aarhus"
+
+
+def test_only_the_responsible_or_lead_authority_edits_an_action(session, aarhus):
+    plan = start(session, aarhus)  # lead: Aarhus
+    goal = svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form())
+    action = svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id, action_form(AARHUS))
+    with pytest.raises(svc.PlanNotFound):
+        svc.update_action(session, aarhus.region_worker, plan.id, action.id, action_form(AARHUS, title="x"), version=1)
+    assert audit_rows(session, "plan.action_changed", AuditOutcome.DENY)[-1].actor_id == aarhus.region_worker.id
+    assert session.get(Action, action.id).title == "Genoptræning"
+
+
+# --- the citizen's part ----------------------------------------------------------------------
+
+
+def test_the_citizen_marks_their_own_action_done_but_not_an_authoritys(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    goal = svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form())
+    theirs = svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id, action_form(AARHUS))
+    mine = svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id,
+                          action_form("citizen", title="Gå en tur"))
+    login(aarhus.citizen)
+    html = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert html.count("Marker som udført") == 1
+    token = csrf_token(client, f"/plans/{plan.id}")
+    assert client.post(f"/plans/{plan.id}/actions/{theirs.id}/done",
+                       data={"csrf_token": token, "version": "1"}).status_code == 404
+    assert client.post(f"/plans/{plan.id}/actions/{mine.id}/done",
+                       data={"csrf_token": token, "version": "1"}).status_code == 303
+    assert session.get(Action, mine.id).status == ActionStatus.DONE
+    assert session.get(Action, theirs.id).status == ActionStatus.PLANNED
+
+
+def test_a_citizen_proposal_notifies_the_coordinators_with_consent_through_the_outbox(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    svc.become_coordinator(session, aarhus.region_worker, plan.id)
+    svc.become_coordinator(session, aarhus.municipality_worker, plan.id)
+    svc.set_consent(session, aarhus.citizen, plan.id, REGION, give=False)
+    login(aarhus.citizen)
+    token = csrf_token(client, f"/plans/{plan.id}")
+    response = client.post(f"/plans/{plan.id}/comments",
+                           data={"csrf_token": token, "kind": "proposal", "body": "Kan træningen ligge om morgenen?"})
+    assert response.status_code == 303
+    notes = list(session.scalars(select(PlanNotification).where(PlanNotification.plan_id == plan.id)))
+    assert [(n.user_id, n.kind, n.status) for n in notes] == [(aarhus.municipality_worker.id, "proposal_added", "pending")]
+    job = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert job.job == "portal.plans.jobs.send_plan_notification" and job.args == {"notification_id": notes[0].id}
+    empty = client.post(f"/plans/{plan.id}/comments", data={"csrf_token": token, "kind": "comment", "body": " "})
+    assert empty.status_code == 400 and "Fejl:" in empty.get_data(as_text=True)
+
+
+def test_the_notification_job_sends_one_email_without_personal_details(app, session, aarhus):
+    from aiosmtpd.controller import Controller
+
+    class Inbox:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session_, envelope):  # noqa: N802 - aiosmtpd's name
+            self.messages.append(envelope.content.decode())
+            return "250 OK"
+
+    inbox = Inbox()
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        plan = start(session, aarhus)
+        svc.become_coordinator(session, aarhus.municipality_worker, plan.id)
+        svc.add_comment(session, aarhus.citizen, plan.id, "Hemmelig tekst om min sygdom")
+        note = session.scalar(select(PlanNotification).where(PlanNotification.plan_id == plan.id))
+        kwargs = dict(smtp_host="127.0.0.1", smtp_port=port, mail_from="noreply@indgang.test", base_url="https://indgang.test")
+        assert svc.send_notification(session, note.id, **kwargs) is True
+        assert svc.send_notification(session, note.id, **kwargs) is False
+    finally:
+        controller.stop()
+    assert len(inbox.messages) == 1
+    assert f"https://indgang.test/plans/{plan.id}" in inbox.messages[0]
+    assert "Hemmelig" not in inbox.messages[0] and "Ane" not in inbox.messages[0]
+
+
+# --- concurrent edits ------------------------------------------------------------------------
+
+
+def test_two_people_editing_one_action_get_a_conflict_not_a_silent_overwrite(app, client, login, session, aarhus):
+    plan = start(session, aarhus)
+    goal = svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form())
+    action = svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id, action_form(AARHUS))
+    colleague = make_staff(session, AARHUS, name="Kirsten Kollega")
+    other = app.test_client()
+    login(aarhus.municipality_worker)
+    login(colleague, for_client=other)
+    path = f"/plans/{plan.id}/actions/{action.id}/edit"
+    form_a = client.get(path).get_data(as_text=True)
+    form_b = other.get(path).get_data(as_text=True)
+    assert 'name="version" value="1"' in form_a and 'name="version" value="1"' in form_b
+
+    first = client.post(path, data={**action_form(AARHUS, status="started"), "version": "1",
+                                    "csrf_token": csrf_token(client, path)})
+    assert first.status_code == 303
+    second = other.post(path, data={**action_form(AARHUS, title="Genoptræning hjemme"), "version": "1",
+                                    "csrf_token": csrf_token(other, path)})
+    assert second.status_code == 409
+    html = second.get_data(as_text=True)
+    assert "Fejl:" in html and "Nogen andre har ændret denne handling" in html
+    assert 'name="version" value="2"' in html  # the form now carries the saved version
+    saved = session.get(Action, action.id)
+    session.refresh(saved)
+    assert (saved.title, saved.status, saved.version) == ("Genoptræning", ActionStatus.STARTED, 2)
+
+
+def test_a_stale_write_is_caught_by_the_version_column(live_database_url, redis_url, tmp_path):
+    """Two real sessions: the second save, on top of a version it did not see,
+    raises PlanConflict carrying the action as saved."""
+    from portal import create_app, redis_conn
+    from tests.conftest import make_config
+
+    app = create_app(make_config(live_database_url, redis_url, tmp_path))
+    maker = app.extensions["db"].sessionmaker
+    try:
+        with app.app_context(), maker() as setup:
+            a = Aarhus(make_citizen(setup, municipality_code="751", name="Ane"), make_staff(setup, REGION),
+                       make_staff(setup, AARHUS), None, None)
+            request = make_request(setup, a.citizen)
+            make_case(setup, request, REGION, assignment_index=0)
+            make_case(setup, request, AARHUS, assignment_index=1)
+            setup.commit()
+            plan = start(setup, a)
+            goal = svc.add_goal(setup, a.municipality_worker, plan.id, goal_form())
+            action_id = svc.add_action(setup, a.municipality_worker, plan.id, goal.id, action_form(AARHUS)).id
+            worker_id, plan_id = a.municipality_worker.id, plan.id
+        with app.app_context(), maker() as first, maker() as second:
+            # Both load the action (version 1), as two open edit forms would.
+            first_user = first.get(User, worker_id)
+            assert first.get(Action, action_id).version == 1
+            first.commit()
+            second_user = second.get(User, worker_id)
+            svc.update_action(second, second_user, plan_id, action_id, action_form(AARHUS, status="done"), version=1)
+            with pytest.raises(svc.PlanConflict) as exc:
+                svc.update_action(first, first_user, plan_id, action_id, action_form(AARHUS, title="Overwrite"), version=1)
+            assert (exc.value.current.version, exc.value.current.status) == (2, ActionStatus.DONE)
+        with maker() as check:
+            assert check.get(Action, action_id).title == "Genoptræning"
+    finally:
+        redis_conn.close(app)
+        app.extensions["db"].engine.dispose()
+
+
+# --- live updates ------------------------------------------------------------------------------
+
+
+def test_the_live_part_answers_204_until_something_changes(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    login(aarhus.region_worker)
+    page = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    since = int(re.search(r'data-last-change="(\d+)"', page).group(1))
+    audits = len(audit_rows(session, "plan.view"))
+    quiet = client.get(f"/plans/{plan.id}/live?since={since}", headers={"HX-Request": "true"})
+    assert quiet.status_code == 204 and "HX-Request" in quiet.headers["Vary"]
+    assert len(audit_rows(session, "plan.view")) == audits  # nothing shown, nothing audited
+    svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form(title="Klare trapperne"))
+    fresh = client.get(f"/plans/{plan.id}/live?since={since}", headers={"HX-Request": "true"})
+    html = fresh.get_data(as_text=True)
+    assert fresh.status_code == 200 and "HX-Request" in fresh.headers["Vary"]
+    assert "Klare trapperne" in html and "<html" not in html and 'hx-swap-oob="true"' in html
+    assert len(audit_rows(session, "plan.view")) == audits + 1
+    plain = client.get(f"/plans/{plan.id}/live?since={since}")
+    assert plain.status_code == 303 and "HX-Request" in plain.headers["Vary"]
+
+
+# --- templates, reviews, reminders, progress, export ----------------------------------------------
+
+
+def test_a_template_prefills_goals_and_actions_with_due_dates_from_today(session, aarhus):
+    plan = start(session, aarhus, template_slug="hospital-discharge", locale="da")
+    goals = session.get(Plan, plan.id).goals
+    assert [g.title for g in goals] == ["Klare mig selv derhjemme", "Gå en tur på 1 km"]
+    assert goals[0].due_on == TODAY + timedelta(days=90) and goals[0].target_value == 9
+    by_title = {a.title: a for g in goals for a in g.actions}
+    assert by_title["Start på genoptræning"].due_on == TODAY + timedelta(days=7)
+    assert by_title["Start på genoptræning"].authority_id == AARHUS
+    assert by_title["Genoptræningsplan ved udskrivelsen"].authority_id == REGION
+    walk = by_title["Gå en kort tur hver dag"]
+    assert walk.owned_by_citizen and walk.responsible_name == "Ane Aarhus"
+    assert all(a.responsible_name for a in by_title.values())
+    english = svc.apply_template(session, aarhus.region_worker, plan.id, "return-to-work", locale="en", today=TODAY)
+    assert "Work 37 hours a week again" in [g.title for g in english.goals]
+    with pytest.raises(svc.PlanInvalid):
+        svc.apply_template(session, aarhus.region_worker, plan.id, "no-such-template")
+
+
+def test_templates_file_is_complete_in_both_languages():
+    for t in svc.load_templates():
+        for text in [t["name"], t["description"]] + [g["title"] for g in t["goals"]] + [
+            a["title"] for g in t["goals"] for a in g["actions"]
+        ]:
+            assert text["da"] and text["en"]
+        for g in t["goals"]:
+            assert g["target_value"] is not None and g["due_in_days"] > 0
+            assert all(a["responsible"] in ("municipality", "region", "state", "citizen") for a in g["actions"])
+
+
+def test_only_the_lead_sets_the_review_date_within_six_months(session, aarhus):
+    plan = start(session, aarhus)
+    with pytest.raises(svc.PlanNotFound):
+        svc.set_review(session, aarhus.region_worker, plan.id, date(2027, 1, 1), today=TODAY)
+    with pytest.raises(svc.PlanInvalid):
+        svc.set_review(session, aarhus.municipality_worker, plan.id, date(2027, 6, 1), today=TODAY)
+    svc.set_review(session, aarhus.municipality_worker, plan.id, date(2027, 1, 15), today=TODAY)
+    assert session.get(Plan, plan.id).review_on == date(2027, 1, 15)
+
+
+def test_review_reminders_are_queued_once_per_review_date(session, aarhus):
+    plan = start(session, aarhus)
+    svc.become_coordinator(session, aarhus.municipality_worker, plan.id)
+    assert svc.queue_review_reminders(session, today=TODAY) == 0  # review is six months away
+    due_soon = plan.review_on - timedelta(days=10)
+    assert svc.queue_review_reminders(session, today=due_soon) == 2
+    assert svc.queue_review_reminders(session, today=due_soon) == 0
+    notes = session.scalars(select(PlanNotification).where(PlanNotification.kind == "review_due")).all()
+    assert {n.user_id for n in notes} == {aarhus.citizen.id, aarhus.municipality_worker.id}
+    svc.set_review(session, aarhus.municipality_worker, plan.id, None, reviewed=True, today=due_soon)
+    assert svc.queue_review_reminders(session, today=due_soon) == 0
+    assert svc.queue_review_reminders(session, today=svc.default_review_date(due_soon) - timedelta(days=1)) == 2
+
+
+def test_the_reminder_job_is_declared_and_runs_in_an_app_context(app, session, aarhus):
+    from portal.plans import jobs
+
+    assert jobs.queue_review_reminders.job_spec.name == "portal.plans.jobs.queue_review_reminders"
+    plan = start(session, aarhus)
+    with app.app_context():
+        assert jobs.queue_review_reminders(today=(plan.review_on - timedelta(days=1)).isoformat()) == 1
+
+
+def test_progress_counts_towards_the_target_in_either_direction():
+    assert progress_percent(0, 37, 18.5) == 50
+    assert progress_percent(7, 3, 5) == 50  # pain going down
+    assert progress_percent(7, 3, 9) == 0 and progress_percent(0, 10, 12) == 100
+    chart = progress_chart(date(2026, 1, 1), date(2026, 7, 1), 0, 10,
+                           [{"on": "2026-03-01", "value": 4}, {"on": "2026-02-01", "value": 2}])
+    assert [p.value for p in chart.points] == [0, 2, 4]
+    assert chart.points[0].x < chart.points[1].x < chart.points[2].x < chart.due_x
+    assert chart.points[0].y > chart.points[2].y > chart.target_y  # higher values drawn higher
+
+
+def test_measurements_show_as_a_chart_with_a_table_and_overdue_actions_are_flagged(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    goal = svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form())
+    svc.record_measurement(session, aarhus.municipality_worker, plan.id, goal.id, value="550",
+                           measured_on=date.today().isoformat(), version=1)
+    svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id,
+                   action_form(AARHUS, due_on=(date.today() - timedelta(days=1)).isoformat()))
+    login(aarhus.citizen)
+    html = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert '<svg role="img"' in html and "<polyline" in html and "50%" in html
+    assert "<td>550</td>" in html
+    assert "Forsinket" in html and "1 handling er over sin frist." in html
+    with pytest.raises(svc.PlanConflict):
+        svc.record_measurement(session, aarhus.municipality_worker, plan.id, goal.id, value="600",
+                               measured_on=date.today().isoformat(), version=1)
+
+
+def test_export_and_print_hold_the_whole_plan_and_staff_exports_are_audited(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    goal = svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form())
+    svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id,
+                   action_form(AARHUS, case_id=str(aarhus.municipality_case.id)))
+    login(aarhus.region_worker)
+    response = client.get(f"/plans/{plan.id}/export.json")
+    assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    data = response.get_json()
+    assert data["goals"][0]["actions"][0]["responsible"]["authority_id"] == AARHUS
+    assert data["goals"][0]["actions"][0]["case_reference"] == aarhus.municipality_case.reference
+    assert "internal_note" not in response.get_data(as_text=True)
+    assert audit_rows(session, "plan.export")[-1].actor_id == aarhus.region_worker.id
+    printed = client.get(f"/plans/{plan.id}/print").get_data(as_text=True)
+    assert "Gå 1 km" in printed and "css/plans.css" in printed and "Rediger" not in printed
