@@ -74,6 +74,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.main.views import bp as main_bp
     from portal.plans.views import bp as plans_bp
     from portal.privacy.views import bp as privacy_bp
+    from portal.stats.views import blueprints as stats_blueprints
 
-    for bp in (main_bp, health_bp, admin_bp, citizen_bp, caseworker_bp, jobs_admin_bp, privacy_bp, plans_bp):
+    for bp in (main_bp, health_bp, admin_bp, citizen_bp, caseworker_bp, jobs_admin_bp, privacy_bp, plans_bp,
+               *stats_blueprints):
         app.register_blueprint(bp)

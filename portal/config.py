@@ -81,6 +81,10 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         # an outbox row whose job is gone from Redis this long is relayed again.
         "UPKEEP_INTERVAL": float(env.get("UPKEEP_INTERVAL", "15")),
         "OUTBOX_REQUEUE_AFTER": float(env.get("OUTBOX_REQUEUE_AFTER", "120")),
+        # Statistics: figures based on fewer cases are not shown (privacy, noise).
+        "STATS_MIN_COUNT": int(env.get("STATS_MIN_COUNT", "10")),
+        # /metrics: a bearer token; unset means loopback clients only.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
     }
 
 

@@ -14,6 +14,7 @@ from portal.models.plans import Action, ActionStatus, Goal, Plan, PlanChange, Pl
 from portal.models.registry import Authority, AuthorityKind, RegionMembership
 from portal.models.requests import Attachment, Request, RequestStatus, RoutingRecord
 from portal.models.rules import RuleSet, RuleSetStatus, ServiceType
+from portal.models.stats import Target, TargetMeasure
 from portal.models.users import Role, User
 
 __all__ = [
@@ -48,5 +49,7 @@ __all__ = [
     "RuleSet",
     "RuleSetStatus",
     "ServiceType",
+    "Target",
+    "TargetMeasure",
     "User",
 ]

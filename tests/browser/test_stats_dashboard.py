@@ -1,0 +1,90 @@
+"""A coordinator in a real browser: dashboard, filter to one region, drill down from
+a bar to the cases behind it; axe-core finds nothing on any statistics page."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.models import Role
+from portal.services import stats
+from tests import factories
+from tests.browser.conftest import assert_accessible
+from tests.stats import history as h
+from tests.stats.test_stats_service import insert_history
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def seeded(live_server):
+    """The hand-made history in the served app's database, and a coordinator of Odense."""
+    session = live_server.session()
+    try:
+        rows = insert_history(session)
+        coordinator = factories.make_staff(session, authority_id=h.M461, role=Role.COORDINATOR)
+        session.commit()
+        stats.refresh(session, as_of=h.AS_OF)
+        stats.create_target(session, coordinator, measure="handover_within", threshold_percent=90, within_days=2,
+                            due_on=h.TODAY.replace(year=2027), authority_id=None, service_type=None)
+        return {"coordinator_id": coordinator.id, "references": {k: v.reference for k, v in rows.items()}}
+    finally:
+        session.close()
+
+
+def log_in(page, live_server, user_id: int) -> None:
+    """Give the browser the signed session cookie a login would have set."""
+    app = live_server.app
+    value = app.session_interface.get_signing_serializer(app).dumps({"user_id": user_id})
+    page.context.add_cookies([{"name": app.config["SESSION_COOKIE_NAME"], "value": value, "url": live_server.url}])
+
+
+@pytest.mark.parametrize("language", ["da", "en"])
+def test_coordinator_filters_to_a_region_and_drills_down(live_server, page, seeded, language):
+    log_in(page, live_server, seeded["coordinator_id"])
+    page.goto(live_server.url + "/stats/")
+    if language == "en":
+        page.get_by_role("button", name="English").click()
+    assert_accessible(page)
+    region = "Region Syddanmark"
+    page.locator("#f-region").select_option(label=region)
+    with page.expect_response(lambda r: "/stats/?" in r.url and r.request.headers.get("hx-request") == "true"):
+        page.locator("form.filters button[type=submit]").click()
+    assert "region=region-1083" in page.url  # htmx pushed the filtered address
+    assert page.evaluate("document.activeElement.id") == "results-heading"
+    assert_accessible(page)
+    # The one period bar: 5 cases in Region Syddanmark in November 2026 (not A, at the state).
+    bar = page.locator("#stats-results svg a").first
+    assert "5" in bar.get_attribute("aria-label")
+    bar.click()
+    page.wait_for_url("**/stats/cases?**")
+    assert "region=region-1083" in page.url and "period=2026-11-01" in page.url
+    cells = page.locator("tbody tr td:first-child").all_inner_texts()
+    refs = seeded["references"]
+    assert cells[0].startswith(refs[4])  # the stuck case first
+    assert {c.split()[0] for c in cells} == {refs[2], refs[3], refs[4], refs[5]}  # Odense's only
+    assert_accessible(page)
+
+
+@pytest.mark.parametrize("path", ["/stats/benchmark", "/stats/targets", "/results"])
+@pytest.mark.parametrize("language", ["da", "en"])
+def test_statistics_pages_pass_axe(live_server, page, seeded, path, language):
+    log_in(page, live_server, seeded["coordinator_id"])
+    page.goto(live_server.url + path)
+    if language == "en":
+        page.get_by_role("button", name="English").click()
+    assert_accessible(page)
+
+
+def test_filters_and_target_errors_work_without_javascript(live_server, nojs_page, seeded):
+    page = nojs_page
+    log_in(page, live_server, seeded["coordinator_id"])
+    page.goto(live_server.url + "/stats/")
+    page.locator("#f-region").select_option("region-1084")
+    page.locator("form.filters button[type=submit]").click()
+    assert "region=region-1084" in page.url
+    assert page.locator("#f-region").input_value() == "region-1084"
+    page.goto(live_server.url + "/stats/targets")
+    page.get_by_role("button", name="Gem målet").click()
+    assert page.title().startswith("Fejl:")
+    assert page.locator(".error-summary a").count() >= 3
+    assert_accessible(page)
