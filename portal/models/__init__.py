@@ -7,6 +7,7 @@ keep each area small.
 from portal.models.audit import AuditEntry, AuditOutcome
 from portal.models.base import Base
 from portal.models.cases import Case, CaseEvent, CaseStatus, EventKind, Handover, Message
+from portal.models.feedback import CoordinationOffer, DecisionCheck, SurveyInvitation, SurveyResponse
 from portal.models.notifications import Notification
 from portal.models.outbox import OutboxMessage, OutboxStatus
 from portal.models.plan_extras import PlanComment, PlanNotification
@@ -28,6 +29,8 @@ __all__ = [
     "Base",
     "Case",
     "CaseEvent",
+    "CoordinationOffer",
+    "DecisionCheck",
     "CaseStatus",
     "EventKind",
     "Goal",
@@ -49,6 +52,8 @@ __all__ = [
     "RuleSet",
     "RuleSetStatus",
     "ServiceType",
+    "SurveyInvitation",
+    "SurveyResponse",
     "Target",
     "TargetMeasure",
     "User",
