@@ -7,7 +7,12 @@ keep each area small.
 from portal.models.audit import AuditEntry, AuditOutcome
 from portal.models.base import Base
 from portal.models.cases import Case, CaseEvent, CaseStatus, EventKind, Handover, Message
-from portal.models.feedback import CoordinationOffer, DecisionCheck, SurveyInvitation, SurveyResponse
+from portal.models.feedback import (
+    CoordinationOffer,
+    DecisionCheck,
+    SurveyInvitation,
+    SurveyResponse,
+)
 from portal.models.notifications import Notification
 from portal.models.outbox import OutboxMessage, OutboxStatus
 from portal.models.plan_extras import PlanComment, PlanNotification

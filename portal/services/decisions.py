@@ -41,7 +41,14 @@ from portal.models import (
 from portal.models.base import utcnow
 from portal.services import audit
 from portal.services.notifications import queue_notification
-from routing.decisions import GRANTED, REFUSED, DecisionLibrary, DecisionRuleSet, Evaluation, load_decision_library
+from routing.decisions import (
+    GRANTED,
+    REFUSED,
+    DecisionLibrary,
+    DecisionRuleSet,
+    Evaluation,
+    load_decision_library,
+)
 
 STAFF_ROLES = (Role.CASEWORKER, Role.TEAM_LEAD)
 DEFAULT_REVIEW_SHARE = 0.1
@@ -296,7 +303,7 @@ def awaiting_review(session: Session, user: User) -> list[tuple[DecisionCheck, C
         .where(Case.authority_id == user.authority_id, DecisionCheck.review_flagged.is_(True),
                DecisionCheck.review_outcome.is_(None))
         .order_by(DecisionCheck.checked_at)
-    ).tuples())
+    ))
     audit.record(session, actor=user, action="decision.review_list", details={"shown": len(rows)})
     session.commit()
     return rows
@@ -323,11 +330,11 @@ def instant_shares(session: Session, *, min_count: int) -> list[InstantShare]:
     decided = dict(session.execute(
         select(Request.service_type_slug, func.count(Case.id)).join(Case, Case.request_id == Request.id)
         .where(Case.decided_at.is_not(None)).group_by(Request.service_type_slug)
-    ).tuples().all())
+    ).all())
     instant = dict(session.execute(
         select(DecisionCheck.service_type_slug, func.count(DecisionCheck.id))
         .where(DecisionCheck.instant.is_(True)).group_by(DecisionCheck.service_type_slug)
-    ).tuples().all())
+    ).all())
     services = sorted(set(decided) | set(instant) | library().services)
     return [InstantShare(s, decided.get(s, 0), instant.get(s, 0), decided.get(s, 0) >= max(min_count, 1))
             for s in services]

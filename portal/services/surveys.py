@@ -62,7 +62,7 @@ def open_invitations(session: Session, citizen: User) -> list[tuple[SurveyInvita
         select(SurveyInvitation, Case).join(Case, Case.id == SurveyInvitation.case_id)
         .where(SurveyInvitation.citizen_id == citizen.id, SurveyInvitation.answered_at.is_(None))
         .order_by(SurveyInvitation.invited_at.desc(), SurveyInvitation.id.desc())
-    ).tuples())
+    ))
 
 
 def invitation_for(session: Session, citizen: User, case_id: int) -> tuple[SurveyInvitation, Case]:
@@ -70,7 +70,7 @@ def invitation_for(session: Session, citizen: User, case_id: int) -> tuple[Surve
     row = session.execute(
         select(SurveyInvitation, Case).join(Case, Case.id == SurveyInvitation.case_id)
         .where(SurveyInvitation.case_id == case_id, SurveyInvitation.citizen_id == citizen.id)
-    ).tuples().first()
+    ).first()
     if row is None:
         raise SurveyNotFound(case_id)
     return row
