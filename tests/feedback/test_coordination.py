@@ -11,7 +11,15 @@ from rq import SimpleWorker
 from sqlalchemy import select
 
 from portal import jobs
-from portal.models import AuditEntry, CoordinationOffer, Notification, Plan, PlanComment, RequestStatus, Role
+from portal.models import (
+    AuditEntry,
+    CoordinationOffer,
+    Notification,
+    Plan,
+    PlanComment,
+    RequestStatus,
+    Role,
+)
 from portal.redis_conn import get_redis
 from portal.services import cases, coordination
 from portal.services.outbox import add_job, relay
