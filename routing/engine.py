@@ -3,8 +3,9 @@
 ``compile_rule_set`` resolves, for every registry period (the registry changes on
 2027-01-01, for example), every (service type, municipality) pair to the short list of
 rules that apply there, ordered by priority, with each rule's target authorities and
-explanation worked out in advance. Routing a request is then two dictionary lookups and
-the conditions of the few conditional rules ahead of the first unconditional one.
+explanation worked out in advance. Routing a request is then three dictionary lookups (day,
+service type, municipality), the conditions of any conditional rules ahead of the first
+unconditional one, and one small object.
 """
 
 from __future__ import annotations
