@@ -45,14 +45,13 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from portal import db, errors, redis_conn, security
-    from portal.extensions import babel, csrf, htmx, init_limiter, select_locale
+    from portal.extensions import babel, csrf, htmx, select_locale
 
     db.init_app(app)
     redis_conn.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(Path(__file__).parent / "translations"))
     csrf.init_app(app)
     htmx.init_app(app)
-    init_limiter(app)
     security.init_app(app)
     errors.init_app(app)
 
@@ -78,6 +77,6 @@ def _register_blueprints(app: Flask) -> None:
     from portal.privacy.views import bp as privacy_bp
     from portal.stats.views import blueprints as stats_blueprints
 
-    for bp in (main_bp, health_bp, admin_bp, citizen_bp, caseworker_bp, jobs_admin_bp, privacy_bp, plans_bp,
-               *stats_blueprints, feedback_bp, coordination_bp):
+    for bp in (main_bp, health_bp, admin_bp, caseworker_bp, jobs_admin_bp, privacy_bp, plans_bp,
+               *stats_blueprints, feedback_bp, coordination_bp, citizen_bp):
         app.register_blueprint(bp)

@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 
 from portal.auth import current_user, login_required, roles_required
 from portal.db import get_session
-from portal.extensions import htmx, limiter
+from portal.extensions import htmx
 from portal.models import RequestStatus, Role, User
 from portal.services import attachments as attachment_service
 from portal.services import catalogue as catalogue_service
@@ -49,10 +49,6 @@ def _limits() -> attachment_service.UploadLimits:
     return attachment_service.UploadLimits(
         max_bytes=current_app.config["UPLOAD_MAX_BYTES"], max_files=current_app.config.get("UPLOAD_MAX_FILES", 10)
     )
-
-
-def _filing_limit() -> str:
-    return current_app.config.get("FILING_RATE_LIMIT", "5 per minute;30 per day")
 
 
 def _own_request(request_id: int):
@@ -97,7 +93,6 @@ def service(slug: str):
 
 @bp.post("/tjenester/<slug>/start")
 @roles_required(Role.CITIZEN)
-@limiter.limit(_filing_limit, key_func=lambda: f"start:{current_user.id}")
 def start(slug: str):
     try:
         draft = filing.start_draft(get_session(), current_user, slug, locale=_locale())
@@ -137,6 +132,20 @@ def _back_url(req, definition, step_id: str | None) -> str:
     return url_for("citizen.step", request_id=req.id, step_id=ids[index - 1])
 
 
+def _progress(req, definition, current_id: str | None) -> list[dict]:
+    """The step indicator: every step, answered ones linked so they stay reachable."""
+    incomplete = {s.id for s in filing.incomplete_steps(definition, req.answers or {}, filing.danish_today())}
+    items = []
+    for s in definition.steps:
+        items.append({
+            "heading": s.heading(_locale()),
+            "current": s.id == current_id,
+            "done": s.id not in incomplete,
+            "url": url_for("citizen.step", request_id=req.id, step_id=s.id),
+        })
+    return items
+
+
 @bp.route("/ansoegninger/<int:request_id>/trin/<step_id>", methods=["GET", "POST"])
 @roles_required(Role.CITIZEN)
 def step(request_id: int, step_id: str):
@@ -167,6 +176,7 @@ def step(request_id: int, step_id: str):
     index = [s.id for s in definition.steps].index(step_id)
     response = render_template(
         "citizen/step.html",
+        progress=_progress(req, definition, step_id),
         req=req,
         service=definition,
         step=current,
@@ -293,7 +303,6 @@ def check(request_id: int):
 
 @bp.post("/ansoegninger/<int:request_id>/send")
 @roles_required(Role.CITIZEN)
-@limiter.limit(_filing_limit, key_func=lambda: f"file:{current_user.id}")
 def submit(request_id: int):
     req = _own_request(request_id)
     if req.status != RequestStatus.DRAFT:
@@ -311,6 +320,13 @@ def submit(request_id: int):
     except filing.FilingRefused as refused:
         return _check_page(req, definition, errors=refused.errors, status=400)
     return redirect(url_for("citizen.receipt", request_id=req.id), code=303)
+
+
+@bp.get("/ansoegninger/<int:request_id>/send")
+@roles_required(Role.CITIZEN)
+def submit_page(request_id: int):
+    """A GET here (the language switch after a refused send) goes back to the check page."""
+    return redirect(url_for("citizen.check", request_id=_own_request(request_id).id))
 
 
 @bp.get("/ansoegninger/<int:request_id>/fortsaet")
@@ -351,7 +367,7 @@ def receipt(request_id: int):
         return redirect(url_for("citizen.resume", request_id=req.id))
     session = get_session()
     definition = filing.definition_of(session, req)
-    summary = next(s for s in overview_service.citizen_requests(session, current_user, _locale()) if s.request.id == req.id)
+    summary = overview_service.request_summary(session, current_user, req, _locale())
     context = {
         "req": req,
         "service": definition,
@@ -428,6 +444,13 @@ def reply(case_id: int):
     return redirect(url_for("citizen.case", case_id=case.id), code=303)
 
 
+@bp.get("/mine/sager/<int:case_id>/svar")
+@roles_required(Role.CITIZEN)
+def reply_page(case_id: int):
+    """A GET here (the language switch after a refused reply) goes back to the case."""
+    return redirect(url_for("citizen.case", case_id=_own_case(case_id).id))
+
+
 @bp.get("/bilag/<int:attachment_id>")
 @login_required
 def download_attachment(attachment_id: int):
@@ -442,3 +465,11 @@ def download_attachment(attachment_id: int):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.record_once
+def _limit_filing(state) -> None:
+    # Recorded after the routes above, so their view functions exist when this runs.
+    from portal.citizen import limits
+
+    limits.init_app(state.app)

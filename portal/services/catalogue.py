@@ -70,6 +70,7 @@ class Question:
     min_age: int | None = None
     max_age: int | None = None
     routing: str | None = None
+    required_error: dict | None = None  # a specific "answer this" message, if given
 
     def text(self, locale: str) -> str:
         return text_in(self.label, locale)
@@ -180,6 +181,7 @@ def definition_from_dict(data: dict) -> ServiceDefinition:
                     min_age=q.get("min_age"),
                     max_age=q.get("max_age"),
                     routing=q.get("routing"),
+                    required_error=q.get("required_error"),
                 )
             )
         steps.append(Step(id=step["id"], questions=tuple(questions), title=step.get("title")))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 from portal.models import Request, RequestStatus, RoutingRecord, User
 from portal.models.base import utcnow
 from portal.services import audit, outbox
-from portal.services.catalogue import Question, ServiceDefinition, Step, get_service
-from portal.services.workdays import due_date
+from portal.services.catalogue import Question, ServiceDefinition, Step, get_service, text_in
+from portal.services.deadlines import add_days
+from portal.services.deadlines import danish_today as _danish_today
 from routing.decision import RoutingDecision
 from routing.facts import RequestFacts
 
@@ -50,7 +51,7 @@ class FilingRefused(ValueError):
 
 def danish_today() -> date:
     """Today's date in Denmark: filing dates and deadlines are Danish dates."""
-    return datetime.now(DANISH_TIME).date()
+    return _danish_today()
 
 
 # --- checking answers ----------------------------------------------------------------
@@ -112,6 +113,10 @@ def check_answer(question: Question, raw, today: date) -> tuple[object, str | No
     if not value:
         if not question.required:
             return None, None
+        if question.required_error:
+            from flask_babel import get_locale
+
+            return None, text_in(question.required_error, str(get_locale() or "da"))
         if question.type in ("choice", "yesno"):
             return None, _("Select an answer")
         if question.type == "date":
@@ -350,9 +355,9 @@ def preview_routing(session: Session, request: Request, citizen: User, *, day: d
             decision = None
     if decision is not None:
         deciding = decision.deciding
-        expected = due_date(day, deciding.target_days, deciding.day_kind)
+        expected = add_days(day, deciding.target_days, deciding.day_kind)
     else:
-        expected = due_date(day, definition.target_days, definition.target_day_kind)
+        expected = add_days(day, definition.target_days, definition.target_day_kind)
     return RoutingPreview(decision, expected, is_record, list(decision.assignments) if decision else [])
 
 
@@ -460,3 +465,11 @@ def display_answer(question: Question, value: str | None, locale: str) -> str:
     if question.type == "date":
         return format_date(date.fromisoformat(value), "long")
     return value
+
+
+def readable_answers(session: Session, request: Request, locale: str) -> list[tuple[str, str]]:
+    """(question, answer) pairs of a request as the citizen gave them, in the order of
+    the questions of its service-type version (for receipts and caseworker pages)."""
+    definition = definition_of(session, request)
+    answers = request.answers or {}
+    return [(q.text(locale), display_answer(q, answers.get(q.id), locale)) for q in definition.questions()]

@@ -62,6 +62,18 @@ def citizen_requests(session: Session, citizen: User, locale: str) -> list[Reque
     requests = session.scalars(
         select(Request).where(Request.citizen_id == citizen.id).order_by(Request.created_at.desc(), Request.id.desc())
     ).all()
+    return _summaries(session, citizen, requests, locale)
+
+
+def request_summary(session: Session, citizen: User, request: Request, locale: str) -> RequestSummary:
+    """One of the citizen's requests with its cases; raises ``CaseNotFound`` for
+    another citizen's."""
+    if request.citizen_id != citizen.id:
+        raise CaseNotFound(request.id)
+    return _summaries(session, citizen, [request], locale)[0]
+
+
+def _summaries(session: Session, citizen: User, requests, locale: str) -> list[RequestSummary]:
     ids = [r.id for r in requests]
     cases_by_request: dict[int, list[Case]] = {}
     unread: dict[int, int] = {}
@@ -194,8 +206,14 @@ def reply_to_case(session: Session, citizen: User, case: Case, body: str | None,
         return {"body": _("The form had expired. Write your reply again.")}
     if session.scalar(select(Message.id).where(Message.idempotency_key == idempotency_key)):
         return {}
+    now = utcnow()
+    # Replying means the citizen has read what the authority wrote.
+    for unread in session.scalars(
+        select(Message).where(Message.case_id == case.id, Message.to_citizen.is_(True), Message.read_at.is_(None))
+    ):
+        unread.read_at = now
     message = Message(case_id=case.id, sender_id=citizen.id, to_citizen=False, body=value,
-                      idempotency_key=idempotency_key, created_at=utcnow())
+                      idempotency_key=idempotency_key, created_at=now)
     session.add(message)
     session.flush()
     session.add(CaseEvent(case_id=case.id, kind=EventKind.MESSAGE, actor_id=citizen.id, visible_to_citizen=True,

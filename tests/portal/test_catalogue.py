@@ -23,6 +23,8 @@ def test_every_routing_service_type_is_in_the_catalogue_in_both_languages(sessio
             assert service.keywords[lang]
             for question in service.questions():
                 assert question.text(lang)
+                if question.required_error:
+                    assert question.required_error[lang]
             for status in catalogue.STATUS_KEYS:
                 assert service.status_text(status, lang)
         assert service.life_situation in {s["id"] for s in catalogue.life_situations()}

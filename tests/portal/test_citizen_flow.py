@@ -152,7 +152,7 @@ def test_a_missing_answer_shows_an_error_summary_and_inline_error(client, sessio
     assert "<title>Fejl:" in html
     assert 'class="error-summary"' in html and 'href="#q-need_description"' in html
     assert 'id="q-need_description-error"' in html and 'aria-invalid="true"' in html
-    assert "Skriv dit svar" in html
+    assert "Skriv, hvad du har svært ved" in html  # the question's own message
     assert session.get(Request, request_id).answers == {}
 
 
@@ -172,7 +172,7 @@ def test_errors_in_english_have_an_english_title(client, session, login):
         sess["locale"] = "en"
     request_id, token = _start(client)
     html = _answer(client, request_id, token, "help", {}).get_data(as_text=True)
-    assert "<title>Error:" in html and "Select an answer" in html
+    assert "<title>Error:" in html and "Select what kind of help you need" in html
 
 
 def test_a_cpr_number_in_free_text_is_refused(client, session, login):
@@ -214,6 +214,8 @@ def test_a_tampered_authority_id_is_refused_and_files_nothing(client, session, l
     response = client.post(f"/ansoegninger/{request_id}/send", data={**fields, "authority_id": "state-skattestyrelsen"})
     assert response.status_code == 400
     assert "Hvor din ansøgning skal hen, har ændret sig" in response.get_data(as_text=True)
+    # Switching language on the refused page asks for this URL with GET: back to checking.
+    assert client.get(f"/ansoegninger/{request_id}/send").headers["Location"].endswith(f"/ansoegninger/{request_id}/tjek")
     assert session.get(Request, request_id).status == RequestStatus.DRAFT
     assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
@@ -242,6 +244,10 @@ def test_a_draft_is_saved_and_resumed_from_the_overview(client, session, login):
     assert resumed.headers["Location"].endswith(f"/ansoegninger/{request_id}/trin/since")
     step = client.get(f"/ansoegninger/{request_id}/trin/need").get_data(as_text=True)
     assert ">Bad</textarea>" in step  # completed steps stay reachable with their answers
+    later = client.get(f"/ansoegninger/{request_id}/trin/relatives").get_data(as_text=True)
+    indicator = later[later.index('class="step-indicator"'):]
+    assert f'href="/ansoegninger/{request_id}/trin/help"' in indicator  # answered: linked
+    assert f'href="/ansoegninger/{request_id}/trin/since"' not in indicator  # not yet answered
     client.post(f"/ansoegninger/{request_id}/slet", data={"csrf_token": token})
     assert session.get(Request, request_id) is None
 
@@ -290,6 +296,7 @@ def test_a_pdf_is_stored_outside_the_web_root_under_a_generated_name(app, client
     attachment = session.get(Request, request_id).attachments[0]
     stored = Path(app.instance_path) / "uploads" / attachment.stored_name
     assert stored.read_bytes() == PDF
+    assert not stored.resolve().is_relative_to(Path(app.static_folder).resolve())  # outside the web root
     assert attachment.filename == "lægeerklæring.pdf" and attachment.stored_name != attachment.filename
     assert attachment.content_type == "application/pdf"
     download = client.get(f"/bilag/{attachment.id}")
@@ -376,6 +383,17 @@ def test_attachments_are_shown_only_to_the_citizen_and_the_authorities_on_the_ca
     assert [(r.actor_id, r.outcome.value) for r in rows] == [(odense.id, "allow"), (aarhus.id, "deny"), (aarhus.id, "deny")]
 
 
+@pytest.mark.parametrize("app_config", [{"REDIS_URL": "redis://127.0.0.1:1/0"}], indirect=True)
+def test_filing_works_while_redis_is_down_and_the_job_waits_in_the_outbox(client, session, login):
+    login(make_citizen(session))
+    request_id, token = _start(client)
+    _fill(client, request_id, token)
+    _html, fields = _check_form(client, request_id)
+    assert client.post(f"/ansoegninger/{request_id}/send", data=fields).status_code == 303
+    assert session.get(Request, request_id).status == RequestStatus.FILED
+    assert [o.status.value for o in session.scalars(select(OutboxMessage))] == ["pending"]
+
+
 # --- rate limit -------------------------------------------------------------------------------
 
 
@@ -448,4 +466,5 @@ def test_a_reply_is_sent_once_and_a_cpr_number_is_refused(client, session, login
         assert sent.status_code == 303
     replies = session.scalars(select(Message).where(Message.case_id == case.id, Message.to_citizen.is_(False))).all()
     assert [m.body for m in replies] == ["Her er den."]
+    assert "ny besked" not in client.get("/mine").get_data(as_text=True)  # read once replied
     assert "Dit svar" in client.get(f"/mine/sager/{case.id}").get_data(as_text=True)

@@ -207,3 +207,13 @@ def test_a_tampered_service_type_starts_nothing(session):
     with pytest.raises(filing.RequestNotFound):
         filing.start_draft(session, citizen, "../../etc/passwd")
     assert session.scalar(select(func.count()).select_from(Request)) == 0
+
+
+def test_readable_answers_follow_the_questions(app, session):
+    citizen = make_citizen(session)
+    draft = _draft(session, citizen, answers={**HOME_CARE, "lives_alone": True})
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        answers = filing.readable_answers(session, draft, "en")
+    assert answers[0] == ("What kind of help do you need?", "Both")
+    assert answers[2] == ("Since when have you needed help?", "March 1, 2026")
+    assert answers[3] == ("Do you live alone?", "Yes")
