@@ -159,6 +159,7 @@ def worker(queues: str, burst: bool, no_relay: bool, simple: bool) -> None:
     The outbox relay runs beside it as its own process (a thread would be unsafe
     next to rq's fork per job).
     """
+    from redis.exceptions import RedisError
     from rq import SimpleWorker, Worker
 
     from portal.redis_conn import get_redis
@@ -168,12 +169,24 @@ def worker(queues: str, burst: bool, no_relay: bool, simple: bool) -> None:
     if not no_relay and not burst:
         relay_proc = subprocess.Popen([sys.executable, "-m", "portal.cli", "relay"], env=_child_env())
     cls = SimpleWorker if simple else Worker
+    restart = False
     try:
-        cls(queues.split(","), connection=get_redis()).work(with_scheduler=True, burst=burst)
+        rq_worker = cls(queues.split(","), connection=get_redis())
+        try:
+            rq_worker.work(with_scheduler=True, burst=burst)
+        except RedisError as exc:
+            logging.getLogger(__name__).warning("worker: Redis unavailable (%s)", type(exc).__name__)
+        # rq quits when Redis goes away in the middle of a job; wait Redis out and start
+        # afresh (jobs lost with Redis are recovered from the outbox by the relay).
+        restart = not burst and not rq_worker._stop_requested
     finally:
         if relay_proc is not None:
             relay_proc.terminate()
             relay_proc.wait(10)
+    if restart:
+        logging.getLogger(__name__).warning("worker: stopped on an error; starting again in 2 s")
+        time.sleep(2)
+        os.execv(sys.executable, [sys.executable, "-m", "portal.cli", *sys.argv[1:]])  # noqa: S606 - our own command
 
 
 def _child_env() -> dict:

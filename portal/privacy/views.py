@@ -7,7 +7,6 @@ import json
 
 from flask import Blueprint, Response, render_template
 from flask_babel import lazy_gettext as _l
-
 from sqlalchemy import select
 
 from portal.auth import current_user, roles_required
@@ -28,6 +27,8 @@ ACCESS_LABEL = {
     "case.status": _l("Changed the status"),
     "case.assign": _l("Assigned a caseworker"),
     "case.message": _l("Wrote to you"),
+    "attachment.download": _l("Downloaded an attachment"),
+    "routing.decided": _l("Routed your request"),
 }
 
 

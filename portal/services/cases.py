@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.models import (
@@ -33,8 +32,6 @@ from portal.models import (
     RequestStatus,
     Role,
     RoutingRecord,
-    RuleSet,
-    RuleSetStatus,
     User,
 )
 from portal.models.base import utcnow
@@ -117,50 +114,6 @@ def allowed_transitions(session: Session, case: Case) -> tuple[CaseStatus, ...]:
 # --- routing a filed request into cases ---------------------------------------------
 
 
-@lru_cache(maxsize=8)
-def _compiled(source_key: str, source: str | None):
-    """A compiled rule set, cached per source: compiling costs more than routing."""
-    from routing import default_rules_path
-    from routing.engine import compile_rule_set
-    from routing.registry import load_default_registry
-    from routing.rules import load_rule_set, parse_rule_set
-
-    registry = load_default_registry()
-    if source is None:
-        rule_set = load_rule_set(default_rules_path(), registry)
-    else:
-        rule_set = parse_rule_set(source, source_key, registry)
-    return compile_rule_set(rule_set, registry)
-
-
-def decide(session: Session, request: Request):
-    """The routing decision for ``request`` and the rule-set version number behind it.
-
-    Uses the published rule set valid on the filing date, else the shipped default
-    rules (version number 0). Raises ``routing.engine.NoRoute`` or
-    ``routing.registry.UnknownMunicipality`` when the request cannot be routed.
-    """
-    from routing.facts import RequestFacts
-
-    # Stand-in until the routing area's portal service (published rule sets, cache,
-    # RoutingRecord) is merged: then this calls that service.
-    day = request.filed_on or danish_today()
-    published = session.scalar(
-        select(RuleSet).where(
-            RuleSet.status == RuleSetStatus.PUBLISHED, RuleSet.valid_from <= day,
-            or_(RuleSet.valid_to.is_(None), RuleSet.valid_to > day),
-        ).order_by(RuleSet.version.desc()).limit(1)
-    )
-    if published is not None:
-        compiled, number = _compiled(f"rule-set-{published.version}", published.source), published.version
-    else:
-        compiled, number = _compiled("default", None), 0
-    answers = request.answers or {}
-    attributes = {k: answers[k] for k in ("age", "lived_abroad", "insured") if k in answers}
-    facts = RequestFacts(request.service_type_slug, str(request.municipality_code or ""), day, attributes)
-    return compiled.route(facts), number
-
-
 def route_request(session: Session, request_id: int) -> list[Case]:
     """Route a filed request: record the decision and open one case per assignment.
 
@@ -168,8 +121,7 @@ def route_request(session: Session, request_id: int) -> list[Case]:
     cases are returned. An unroutable request gets status UNROUTABLE, an audit row,
     and waits for an administrator. Commits. Raises ``LookupError`` for a missing id.
     """
-    from routing.engine import NoRoute
-    from routing.registry import UnknownMunicipality
+    from portal.services import routing
 
     request = _lock_request(session, request_id)
     if request is None:
@@ -178,15 +130,14 @@ def route_request(session: Session, request_id: int) -> list[Case]:
         existing = list(session.scalars(select(Case).where(Case.request_id == request_id).order_by(Case.assignment_index)))
         session.rollback()
         return existing
-    try:
-        decision, number = decide(session, request)
-    except (NoRoute, UnknownMunicipality) as exc:
-        request.status = RequestStatus.UNROUTABLE
-        audit.record(session, actor=None, action="request.unroutable", request_id=request.id,
-                     subject_id=request.citizen_id, details={"reason": str(exc)[:500]})
+    # The routing area's service decides, records the decision and its audit row, and
+    # marks an unroutable request (visible to administrators).
+    record = routing.decide(session, request)
+    if record is None:
         session.commit()
         return []
-    session.add(RoutingRecord(request_id=request.id, rule_set_version=number, decision=decision.to_dict()))
+    number = record.rule_set_version
+    decision = routing.stored_decision(record)
     today = danish_today()
     cases = []
     for index, assignment in enumerate(decision.assignments):
@@ -206,11 +157,11 @@ def route_request(session: Session, request_id: int) -> list[Case]:
         session.flush()
         _event(session, case, EventKind.OPENED, None, {
             "authority_id": assignment.authority_id, "rule_id": assignment.rule_id,
-            "rule_set_version": decision.rule_set_version,
+            "rule_set_version": number,
         })
         _event(session, case, EventKind.DEADLINE_SET, None, _deadline_data(case, assignment.day_kind))
         queue_notification(session, key=f"case-opened:{case.id}", user=request.citizen,
-                           kind="case_opened", reference=case.reference, case_id=case.id)
+                           kind="case_opened", reference=case.reference, case_id=case.id, new_cause=True)
         cases.append(case)
     request.status = RequestStatus.ROUTED
     audit.record(session, actor=None, action="request.routed", request_id=request.id,
@@ -227,9 +178,9 @@ def route_request(session: Session, request_id: int) -> list[Case]:
 
 
 def _lock_request(session: Session, request_id: int) -> Request | None:
-    stmt = select(Request).where(Request.id == request_id)
+    stmt = select(Request).where(Request.id == request_id).options(joinedload(Request.citizen))
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(of=Request)
     return session.scalar(stmt)
 
 
@@ -791,6 +742,6 @@ def is_overdue(case: Case, today: date | None = None) -> bool:
 __all__ = [
     "CaseNotFound", "CaseView", "InboxFilters", "InboxPage", "InvalidChange", "StaleCase",
     "accept_case", "allowed_transitions", "anonymise_closed_cases", "assign", "change_deadline",
-    "change_status", "decide", "inbox", "is_overdue", "reject_case", "route_request", "send_message",
+    "change_status", "inbox", "is_overdue", "reject_case", "route_request", "send_message",
     "unroutable_requests", "view_case", "watch_deadlines",
 ]

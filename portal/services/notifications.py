@@ -72,17 +72,18 @@ KINDS = {
 
 def queue_notification(
     session: Session, *, key: str, user: User, kind: str, reference: str | None,
-    case_id: int | None = None,
+    case_id: int | None = None, new_cause: bool = False,
 ) -> Notification | None:
     """Add a notification and its ``notify`` job to the caller's transaction.
 
     Does nothing and returns ``None`` when a notification with ``key`` exists already
-    (so callers may run twice). The channel follows the person's preference: with
+    (so callers may run twice); ``new_cause`` skips that check when the cause was
+    created in this very transaction. The channel follows the person's preference: with
     e-mail turned off or no address, the notification is recorded but not sent.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
-    if session.scalar(select(Notification.id).where(Notification.key == key)) is not None:
+    if not new_cause and session.scalar(select(Notification.id).where(Notification.key == key)) is not None:
         return None
     channel = "email" if user.notify_by_email and user.email else "none"
     note = Notification(key=key, user_id=user.id, case_id=case_id, kind=kind,

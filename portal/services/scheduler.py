@@ -4,8 +4,9 @@
 claimed with ``SET NX`` on a key named after it, and the rq job id is named after
 the slot too, so any number of relays running side by side enqueue it once.
 ``requeue_lost`` puts outbox rows back to pending when their rq job vanished from
-Redis (a Redis restart without persistence), so the relay moves them again; the
-jobs are idempotent, so a job that did run is harmless to run again.
+Redis (a Redis restart without persistence) or finished without its commit surviving
+(jobs commit without waiting for the WAL flush on PostgreSQL), so the relay moves them
+again; the jobs are idempotent, so a job that did run is harmless to run again.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from datetime import datetime, timedelta
 
 from redis import Redis
 from rq import Queue, Retry
-from rq.job import Job
-from sqlalchemy import select
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal.models import OutboxMessage, OutboxStatus
@@ -52,6 +54,16 @@ def schedule_periodic(redis: Redis, now: datetime | None = None) -> list[str]:
     return enqueued
 
 
+def _lost(job_id: str, redis: Redis) -> bool:
+    """True when the job is gone from Redis, or rq says it finished although the outbox
+    row (marked done in the job's own transaction) is not: the commit was lost."""
+    try:
+        job = Job.fetch(job_id, connection=redis)
+    except NoSuchJobError:
+        return True
+    return job.get_status(refresh=False) == JobStatus.FINISHED
+
+
 def requeue_lost(session: Session, redis: Redis, *, older_than: timedelta = timedelta(minutes=2),
                  batch: int = 500) -> int:
     """Set enqueued outbox rows back to pending when Redis no longer has their job.
@@ -65,9 +77,16 @@ def requeue_lost(session: Session, redis: Redis, *, older_than: timedelta = time
                                     OutboxMessage.enqueued_at < cutoff)
         .order_by(OutboxMessage.id).limit(batch)
     ))
-    lost = [row for row in rows if not Job.exists(row.job_id, connection=redis)]
-    for row in lost:
-        row.status = OutboxStatus.PENDING
-        row.last_error = "job lost from Redis; requeued"
+    lost = [row.id for row in rows if _lost(row.job_id, redis)]
+    moved = 0
+    for row_id in lost:
+        # Only if still enqueued: a job that finished meanwhile has marked its row done.
+        result = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.ENQUEUED)
+            .values(status=OutboxStatus.PENDING, last_error="job lost; requeued")
+            .execution_options(synchronize_session=False)
+        )
+        moved += result.rowcount
     session.commit()
-    return len(lost)
+    return moved

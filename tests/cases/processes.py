@@ -8,6 +8,7 @@ Redis without AOF would.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -114,13 +115,11 @@ class Processes:
         # Each process leads its own group: children (rq's scheduler, a worker's relay)
         # go with it, also those of a worker killed earlier.
         for proc in self.running:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         for proc in self.running:
             try:
-                proc.wait(15)
+                proc.wait(5)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)

@@ -171,3 +171,16 @@ def test_caseworkers_cannot_see_the_administrators_pages(client, session, login)
     session.commit()
     assert client.get("/admin/requests/unroutable").status_code == 403
     assert client.get("/admin/jobs/failed").status_code == 403
+
+
+def test_the_case_page_lists_attachments_as_downloads(client, session, login):
+    from portal.models import Attachment
+
+    case = routed(session)
+    attachment = Attachment(request_id=case.request_id, filename="laegeerklaering.pdf", stored_name="x" * 32,
+                            content_type="application/pdf", size=2048, sha256="0" * 64)
+    session.add(attachment)
+    login(make_staff(session))
+    session.commit()
+    html = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert f'href="/bilag/{attachment.id}"' in html and "laegeerklaering.pdf" in html

