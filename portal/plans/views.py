@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from portal.auth import current_user, login_required
 from portal.db import get_session
@@ -94,7 +95,10 @@ def index():
         involved = svc.involved_authorities(session, current_user.id)
         return render_template("plans/index.html", plans=rows, can_start=len(involved) >= 2 and not any(
             p.status == "active" for p in rows))
-    return render_template("plans/index.html", plans=rows, can_start=True,
+    names = {u.id: u.name for u in session.scalars(select(User).where(User.id.in_({p.citizen_id for p in rows})))}
+    authorities = {a.id: a for a in session.scalars(select(Authority).where(
+        Authority.id.in_({p.lead_authority_id for p in rows})))}
+    return render_template("plans/index.html", plans=rows, can_start=True, names=names, authorities=authorities,
                            citizens=svc.citizens_with_cases_at(session, current_user.authority_id))
 
 
@@ -150,10 +154,11 @@ def live(plan_id: int):
     seen: nothing changed gives 204 (htmx keeps the page); a change gives the new
     part. Without htmx this is the plan page itself."""
     session = get_session()
+    since = request.args.get("since", type=int) or 0
+    changed = svc.changed_since(session, current_user, plan_id, since)  # refuses like the page
     if not request.headers.get("HX-Request"):
         return _vary(redirect(url_for("plans.show", plan_id=plan_id), code=303))
-    since = request.args.get("since", type=int) or 0
-    if not svc.changed_since(session, current_user, plan_id, since):
+    if not changed:
         return _vary(current_app.response_class(status=204))
     view = svc.view_plan(session, current_user, plan_id)
     html = render_template("plans/_live.html", view=view, poll_seconds=_poll_seconds(), from_poll=True)
@@ -288,6 +293,36 @@ def new_goal(plan_id: int):
                            error_title=bool(errors)), (400 if errors else 200)
 
 
+@bp.route("/<int:plan_id>/goals/<int:goal_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_goal(plan_id: int, goal_id: int):
+    """Change a goal; like actions, a stale form answers 409 and overwrites nothing."""
+    session = get_session()
+    errors, form, conflict = {}, request.form, None
+    if request.method == "POST":
+        try:
+            svc.update_goal(session, current_user, plan_id, goal_id, form, version=_version())
+        except svc.PlanInvalid as exc:
+            errors = exc.errors
+        except svc.PlanConflict as exc:
+            conflict = exc.current
+        else:
+            flash(_("The goal has been saved."), "success")
+            return redirect(url_for("plans.show", plan_id=plan_id, _anchor=f"goal-{goal_id}"), code=303)
+    view = _staff_view(plan_id, "plan.goal_form")
+    goal = next((g for g in view.plan.goals if g.id == goal_id), None)
+    if goal is None:
+        abort(404)
+    if request.method == "GET" or conflict is not None:
+        form = {"title": goal.title, "measure": goal.measure, "baseline": _number(goal.baseline),
+                "target_value": _number(goal.target_value), "due_on": goal.due_on.isoformat(),
+                "agreed_by": goal.agreed_by}
+    status = 409 if conflict is not None else 400 if errors else 200
+    return render_template("plans/goal_form.html", view=view, form=form, errors=errors, goal=goal,
+                           conflict=conflict, mine=request.form if conflict is not None else None,
+                           error_title=bool(errors or conflict)), status
+
+
 @bp.route("/<int:plan_id>/goals/<int:goal_id>/measurements", methods=["GET", "POST"])
 @login_required
 def measurement(plan_id: int, goal_id: int):
@@ -387,6 +422,23 @@ def review(plan_id: int):
     return render_template("plans/review_form.html", view=view, form=form, errors=errors,
                            latest=svc.default_review_date(date.today()),
                            error_title=bool(errors)), (400 if errors else 200)
+
+
+@bp.post("/<int:plan_id>/lead")
+@login_required
+def lead(plan_id: int):
+    session = get_session()
+    try:
+        svc.hand_over_lead(session, current_user, plan_id, request.form.get("lead_authority", ""))
+    except svc.PlanInvalid as exc:
+        view = _staff_view(plan_id, "plan.review_form")
+        return render_template("plans/review_form.html", view=view, form={}, errors=exc.errors,
+                               latest=svc.default_review_date(date.today()), error_title=True), 400
+    except svc.PlanConflict:
+        flash(_("Someone changed the plan just before you. Try again."), "error")
+        return redirect(url_for("plans.review", plan_id=plan_id), code=303)
+    flash(_("The lead has been handed over."), "success")
+    return redirect(url_for("plans.show", plan_id=plan_id), code=303)
 
 
 @bp.route("/<int:plan_id>/template", methods=["GET", "POST"])

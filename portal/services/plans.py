@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.models import (
@@ -174,7 +174,8 @@ def authorize(session: Session, user: User, plan_id: int, action: str = "plan.vi
     404 and writes nothing else. An allowed staff access adds an ``allow`` row for
     ``action`` to the session; the caller commits it with its change.
     """
-    plan = session.get(Plan, plan_id)
+    plan = session.get(Plan, plan_id, options=[
+        selectinload(Plan.participants), selectinload(Plan.goals).selectinload(Goal.actions)])
     if user.role == Role.CITIZEN:
         if plan is not None and plan.citizen_id == user.id:
             return Access(plan, user, None)
@@ -471,6 +472,23 @@ def set_review(session: Session, actor: User, plan_id: int, review_on: date | No
     return plan
 
 
+def hand_over_lead(session: Session, actor: User, plan_id: int, authority_id: str) -> Plan:
+    """The lead authority passes the lead (and the reviews) to another authority
+    with consent. Raises ``PlanNotFound`` for anyone but the lead's staff,
+    ``PlanInvalid`` for an authority without consent. Commits."""
+    access = authorize(session, actor, plan_id, "plan.lead_handover")
+    if not access.is_lead:
+        refuse(session, access, "plan.lead_handover")
+    target = _participant(access.plan, authority_id)
+    if target is None or not target.has_consent or authority_id == access.plan.lead_authority_id:
+        raise PlanInvalid({"lead_authority": _l("Choose another authority that has the citizen's consent.")})
+    access.plan.lead_authority_id = authority_id
+    change = _log(session, access.plan, actor, "lead_changed", authority_id=authority_id, reason="handover")
+    _notify_participants(session, access.plan, change, actor)
+    _commit_or_conflict(session, access.plan)
+    return access.plan
+
+
 # --- goals and actions --------------------------------------------------------------
 
 
@@ -535,6 +553,27 @@ def add_goal(session: Session, actor: User, plan_id: int, form) -> Goal:
     return goal
 
 
+def update_goal(session: Session, actor: User, plan_id: int, goal_id: int, form, *, version: int) -> Goal:
+    """A caseworker of any authority on the plan changes a goal (every change is
+    logged and the coordinators told). Raises ``PlanConflict`` for a stale form,
+    ``PlanInvalid``/``PlanNotFound``. Commits."""
+    access = authorize(session, actor, plan_id, "plan.goal_changed")
+    goal = _goal_of(session, access, goal_id)
+    if access.is_citizen:
+        refuse(session, access, "plan.goal_changed", goal_id)
+    if goal.version != version:
+        raise PlanConflict(goal)
+    values = _goal_fields(form)
+    changed = {k: [_plain(getattr(goal, k)), _plain(v)] for k, v in values.items() if getattr(goal, k) != v}
+    for key, value in values.items():
+        setattr(goal, key, value)
+    change = _log(session, access.plan, actor, "goal_changed", goal_id=goal.id, title=goal.title,
+                  changed=changed)
+    _notify_participants(session, access.plan, change, actor)
+    _commit_or_conflict(session, goal)
+    return goal
+
+
 def record_measurement(session: Session, actor: User, plan_id: int, goal_id: int, *, value, measured_on,
                        version: int, today: date | None = None) -> Goal:
     """Add a measurement to a goal's history (staff of a participant). Commits."""
@@ -595,6 +634,14 @@ def _action_fields(session: Session, access: Access, form, *, creating: bool) ->
         errors["responsible"] = _l("Choose who is responsible: you or one authority on the plan.")
     if not values["responsible_name"] and "responsible" not in errors:
         errors["responsible_name"] = _l("Enter the name of the person responsible.")
+    values["responsible_user_id"] = None
+    if values.get("authority_id") and values["responsible_name"]:
+        # A name that matches exactly one member of that authority's staff links the
+        # action to them, so they are told about changes to it.
+        matches = session.scalars(select(User.id).where(
+            User.authority_id == values["authority_id"],
+            func.lower(User.name) == values["responsible_name"].lower())).all()
+        values["responsible_user_id"] = matches[0] if len(matches) == 1 else None
     values["due_on"] = _parse_date(form.get("due_on"), "due_on", errors, _l("Enter a due date, like 2027-01-31."))
     status = (form.get("status") or ActionStatus.PLANNED.value).strip()
     try:
@@ -827,11 +874,12 @@ def _apply_template(session: Session, plan: Plan, actor: User, template: dict, l
 
 
 def _coordinator_placeholder(session: Session, authority_id: str, locale: str) -> str:
+    """Until the authority names its coordinator, the action names the role; the
+    page shows the authority beside it."""
     from flask_babel import force_locale, gettext
 
-    authority = session.get(Authority, authority_id)
     with force_locale(locale):
-        return gettext("Coordinator at %(authority)s", authority=authority.name(locale))
+        return gettext("Coordinator (to be named)")
 
 
 def apply_template(session: Session, actor: User, plan_id: int, slug: str, locale: str = "da",

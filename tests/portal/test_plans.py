@@ -292,7 +292,7 @@ def test_the_citizen_marks_their_own_action_done_but_not_an_authoritys(client, l
                           action_form("citizen", title="Gå en tur"))
     login(aarhus.citizen)
     html = client.get(f"/plans/{plan.id}").get_data(as_text=True)
-    assert html.count("Marker som udført") == 1
+    assert html.count('id="done-action-') == 1 and f'id="done-action-{mine.id}"' in html
     token = csrf_token(client, f"/plans/{plan.id}")
     assert client.post(f"/plans/{plan.id}/actions/{theirs.id}/done",
                        data={"csrf_token": token, "version": "1"}).status_code == 404
@@ -458,6 +458,8 @@ def test_a_template_prefills_goals_and_actions_with_due_dates_from_today(session
     walk = by_title["Gå en kort tur hver dag"]
     assert walk.owned_by_citizen and walk.responsible_name == "Ane Aarhus"
     assert all(a.responsible_name for a in by_title.values())
+    # No coordinator named at the region yet: the role stands in for the name.
+    assert by_title["Genoptræningsplan ved udskrivelsen"].responsible_name == "Koordinator (udpeges)"
     english = svc.apply_template(session, aarhus.region_worker, plan.id, "return-to-work", locale="en", today=TODAY)
     assert "Work 37 hours a week again" in [g.title for g in english.goals]
     with pytest.raises(svc.PlanInvalid):
@@ -530,7 +532,7 @@ def test_measurements_show_as_a_chart_with_a_table_and_overdue_actions_are_flagg
     html = client.get(f"/plans/{plan.id}").get_data(as_text=True)
     assert '<svg role="img"' in html and "<polyline" in html and "50%" in html
     assert "<td>550</td>" in html
-    assert "Forsinket" in html and "1 handling er over sin frist." in html
+    assert '<strong class="tag overdue">' in html and "1 handling er over sin frist." in html
     with pytest.raises(svc.PlanConflict):
         svc.record_measurement(session, aarhus.municipality_worker, plan.id, goal.id, value="600",
                                measured_on=date.today().isoformat(), version=1)
@@ -551,3 +553,214 @@ def test_export_and_print_hold_the_whole_plan_and_staff_exports_are_audited(clie
     assert audit_rows(session, "plan.export")[-1].actor_id == aarhus.region_worker.id
     printed = client.get(f"/plans/{plan.id}/print").get_data(as_text=True)
     assert "Gå 1 km" in printed and "css/plans.css" in printed and "Rediger" not in printed
+
+
+def test_the_citizens_own_words_refuse_a_stale_form(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    login(aarhus.citizen)
+    path = f"/plans/{plan.id}/own-words"
+    token = csrf_token(client, path)
+    version = session.get(Plan, plan.id).version
+    assert client.post(path, data={"csrf_token": token, "version": str(version), "situation": "Bedre nu",
+                                   "wishes": "Cykle"}).status_code == 303
+    stale = client.post(path, data={"csrf_token": token, "version": str(version), "situation": "Gammel tekst",
+                                    "wishes": ""})
+    assert stale.status_code == 409 and "Planen blev ændret, mens du skrev" in stale.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Plan, plan.id).situation == "Bedre nu"
+    with pytest.raises(svc.PlanNotFound):
+        svc.update_own_words(session, aarhus.municipality_worker, plan.id, situation="x", wishes="y", version=version)
+
+
+def test_a_proposal_about_one_action_goes_to_those_it_concerns(session, aarhus):
+    plan = start(session, aarhus)  # lead: Aarhus
+    svc.become_coordinator(session, aarhus.region_worker, plan.id)
+    svc.become_coordinator(session, aarhus.municipality_worker, plan.id)
+    goal = svc.add_goal(session, aarhus.region_worker, plan.id, goal_form())
+    region_action = svc.add_action(session, aarhus.region_worker, plan.id, goal.id, action_form(REGION))
+    before = {n.id for n in session.scalars(select(PlanNotification))}
+    svc.add_comment(session, aarhus.citizen, plan.id, "Kan det rykkes?", "proposal", region_action.id)
+    new = [n for n in session.scalars(select(PlanNotification)) if n.id not in before]
+    # The responsible authority's coordinator and the lead's coordinator.
+    assert sorted(n.user_id for n in new) == sorted([aarhus.region_worker.id, aarhus.municipality_worker.id])
+    other_plan_action = 10**9
+    with pytest.raises(svc.PlanNotFound):
+        svc.add_comment(session, aarhus.citizen, plan.id, "x", "comment", other_plan_action)
+
+
+def test_the_remind_command_queues_reminders(runner, session, aarhus):
+    plan = start(session, aarhus)
+    day = (plan.review_on - timedelta(days=3)).isoformat()
+    result = runner.invoke(args=["plans", "remind", "--today", day])
+    assert result.exit_code == 0, result.output
+    assert "1 review reminder(s) queued" in result.output  # the citizen; no lead coordinator named yet
+    again = runner.invoke(args=["plans", "remind", "--today", day])
+    assert "0 review reminder(s) queued" in again.output
+
+
+def test_a_notification_travels_through_the_outbox_relay_and_an_rq_worker(app, session, aarhus):
+    import socket
+
+    from aiosmtpd.controller import Controller
+    from rq import SimpleWorker
+
+    from portal.redis_conn import get_redis
+    from portal.services.outbox import relay
+
+    received = []
+
+    class Inbox:
+        async def handle_DATA(self, server, session_, envelope):  # noqa: N802 - aiosmtpd's name
+            received.append(envelope.rcpt_tos)
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port)
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        plan = start(session, aarhus)
+        svc.become_coordinator(session, aarhus.municipality_worker, plan.id)
+        svc.add_comment(session, aarhus.citizen, plan.id, "Tak for i dag")
+        redis = get_redis(app)
+        assert relay(session, redis) == 1
+        SimpleWorker(["default"], connection=redis).work(burst=True)
+    finally:
+        controller.stop()
+    assert received == [[aarhus.municipality_worker.email]]
+    session.expire_all()
+    note = session.scalar(select(PlanNotification).where(PlanNotification.plan_id == plan.id))
+    assert note.status == "sent" and note.sent_at is not None
+
+
+def test_a_named_responsible_on_the_staff_is_linked_and_told_about_changes(session, aarhus):
+    plan = start(session, aarhus)
+    svc.become_coordinator(session, aarhus.municipality_worker, plan.id)
+    goal = svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form())
+    action = svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id,
+                            action_form(REGION, responsible_name="rita region"))
+    assert action.responsible_user_id == aarhus.region_worker.id
+    notified = {n.user_id for n in session.scalars(select(PlanNotification).where(PlanNotification.plan_id == plan.id))}
+    assert aarhus.region_worker.id in notified
+    unknown = svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id,
+                             action_form(REGION, responsible_name="Ukendt Person"))
+    assert unknown.responsible_user_id is None and unknown.responsible_name == "Ukendt Person"
+
+
+def deny_count(session) -> int:
+    session.expire_all()
+    return len(session.scalars(select(AuditEntry.id).where(AuditEntry.outcome == AuditOutcome.DENY)).all())
+
+
+def _plan_rules(app):
+    return sorted((r for r in app.url_map.iter_rules() if r.endpoint.startswith("plans.") and "plan_id" in r.arguments),
+                  key=lambda r: r.rule)
+
+
+@pytest.mark.parametrize("who", ["withdrawn_region", "other_authority", "other_citizen"])
+def test_every_plan_route_answers_404_like_a_missing_plan_with_a_deny_row(app, client, login, session, aarhus, who):
+    """Walk every route of the plans blueprint that takes a plan id, GET (page and
+    htmx) and POST with a valid CSRF token: the refused user gets exactly what a
+    missing plan gives, and each refusal is audited."""
+    plan = start(session, aarhus)
+    goal = svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form())
+    action = svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id, action_form(AARHUS))
+    svc.set_consent(session, aarhus.citizen, plan.id, REGION, give=False)
+    user = {"withdrawn_region": aarhus.region_worker,
+            "other_authority": make_staff(session, "municipality-461"),
+            "other_citizen": make_citizen(session, municipality_code="751")}[who]
+    login(user)
+    token = csrf_token(client, "/")
+    volatile = re.compile(r'name="csrf_token" value="[^"]*"|"X-CSRFToken": "[^"]*"|[0-9a-f]{16,64}')
+    missing_plan = 10**9
+    rules = _plan_rules(app)
+    assert len(rules) >= 15
+    for rule in rules:
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for headers in ({}, {"HX-Request": "true"}):
+                answers = []
+                for plan_id in (plan.id, missing_plan):
+                    values = {"plan_id": plan_id, "goal_id": goal.id, "action_id": action.id}
+                    path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
+                    before = deny_count(session)
+                    data = {"csrf_token": token, "version": "1", "authority": AARHUS, "give": "1",
+                            "body": "x", "title": "x"} if method == "POST" else None
+                    response = client.open(path, method=method, data=data, headers=headers)
+                    assert response.status_code == 404, (method, path, headers, response.status_code)
+                    assert deny_count(session) == before + 1, f"not one deny row for {method} {path}"
+                    answers.append(volatile.sub("", response.get_data(as_text=True).replace(path, "<path>")))
+                assert answers[0] == answers[1], (method, rule.rule)
+    # Nothing changed on the plan.
+    session.expire_all()
+    assert session.get(Action, action.id).version == 1
+
+
+def test_a_caseworker_starts_a_plan_on_behalf_through_the_pages(client, login, session, aarhus):
+    login(aarhus.municipality_worker)
+    index = client.get("/plans").get_data(as_text=True)
+    assert "Ane Aarhus" in index  # offered: a citizen with a case here
+    path = f"/plans/new?citizen_id={aarhus.citizen.id}"
+    token = csrf_token(client, path)
+    missing = client.post(path, data={"csrf_token": token, "lead_authority": AARHUS})
+    assert missing.status_code == 400 and 'href="#consent_confirmed"' in missing.get_data(as_text=True)
+    done = client.post(path, data={"csrf_token": token, "lead_authority": AARHUS, "consent_confirmed": "1",
+                                   "situation": "Fortalt på mødet", "template": "return-to-work"})
+    assert done.status_code == 303
+    plan = svc.active_plan_of(session, aarhus.citizen.id)
+    assert done.headers["Location"].endswith(f"/plans/{plan.id}")
+    assert len(plan.goals) == 2
+    assert "Plan for Ane Aarhus" in client.get("/plans").get_data(as_text=True)
+    # A citizen with no case at this authority is not offered, and cannot be forced.
+    stranger = make_citizen(session, municipality_code="461")
+    make_case(session, make_request(session, stranger), "municipality-461")
+    assert client.get(f"/plans/new?citizen_id={stranger.id}").status_code == 404
+
+
+def test_plan_changes_need_a_csrf_token(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    login(aarhus.citizen)
+    response = client.post(f"/plans/{plan.id}/consent", data={"authority": REGION, "give": "0"})
+    assert response.status_code == 400
+    assert all(p.has_consent for p in session.get(Plan, plan.id).participants)
+
+
+def test_a_goal_is_changed_with_its_version_and_logged(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    goal = svc.add_goal(session, aarhus.region_worker, plan.id, goal_form())
+    login(aarhus.municipality_worker)
+    path = f"/plans/{plan.id}/goals/{goal.id}/edit"
+    page = client.get(path).get_data(as_text=True)
+    assert 'value="Gå 1 km"' in page and 'name="version" value="1"' in page
+    token = csrf_token(client, path)
+    saved = client.post(path, data={**goal_form(target_value="1200,5"), "version": "1", "csrf_token": token})
+    assert saved.status_code == 303
+    stale = client.post(path, data={**goal_form(title="Gammel"), "version": "1", "csrf_token": token})
+    assert stale.status_code == 409 and "Nogen andre har ændret dette mål" in stale.get_data(as_text=True)
+    session.expire_all()
+    goal = session.get(type(goal), goal.id)
+    assert (goal.title, goal.target_value, goal.version) == ("Gå 1 km", 1200.5, 2)
+    change = session.scalars(select(PlanChange).where(PlanChange.what == "goal_changed")).one()
+    assert change.data["changed"] == {"target_value": [1000.0, 1200.5]}
+    assert audit_rows(session, "plan.goal_changed")[-1].actor_id == aarhus.municipality_worker.id
+    login(aarhus.citizen)
+    assert client.get(path).status_code == 404
+
+
+def test_the_lead_hands_over_the_lead_and_with_it_the_reviews(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    login(aarhus.region_worker)
+    assert client.get(f"/plans/{plan.id}/review").status_code == 404  # not the lead
+    login(aarhus.municipality_worker)
+    path = f"/plans/{plan.id}/review"
+    token = csrf_token(client, path)
+    refused = client.post(f"/plans/{plan.id}/lead", data={"csrf_token": token, "lead_authority": "municipality-461"})
+    assert refused.status_code == 400 and "error-summary" in refused.get_data(as_text=True)
+    moved = client.post(f"/plans/{plan.id}/lead", data={"csrf_token": token, "lead_authority": REGION})
+    assert moved.status_code == 303
+    session.expire_all()
+    assert session.get(Plan, plan.id).lead_authority_id == REGION
+    assert client.get(path).status_code == 404
+    login(aarhus.region_worker)
+    assert client.get(path).status_code == 200
