@@ -2,7 +2,7 @@
 
 Revision ID: stats_1
 Revises: plans_1
-Create Date: 2026-11-25 10:26:03.578214
+Create Date: 2026-11-25 10:47:04.262763
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from alembic import op
 
 import portal.models.base
-
+from sqlalchemy import Text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql
 
 revision = 'stats_1'
 down_revision = 'plans_1'
@@ -143,6 +145,64 @@ def upgrade() -> None:
     sa.Column('handover_h17', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('day', 'from_authority_id', 'to_authority_id', 'service_type', name=op.f('pk_stats_handover_daily'))
     )
+    op.create_table('stats_monthly',
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('authority_id', sa.String(length=64), nullable=False),
+    sa.Column('service_type', sa.String(length=64), nullable=False),
+    sa.Column('region_id', sa.String(length=64), nullable=True),
+    sa.Column('cases', sa.Integer(), nullable=False),
+    sa.Column('accepted', sa.Integer(), nullable=False),
+    sa.Column('accepted_s', sa.Float(), nullable=False),
+    sa.Column('accepted_h0', sa.Integer(), nullable=False),
+    sa.Column('accepted_h1', sa.Integer(), nullable=False),
+    sa.Column('accepted_h2', sa.Integer(), nullable=False),
+    sa.Column('accepted_h3', sa.Integer(), nullable=False),
+    sa.Column('accepted_h4', sa.Integer(), nullable=False),
+    sa.Column('accepted_h5', sa.Integer(), nullable=False),
+    sa.Column('accepted_h6', sa.Integer(), nullable=False),
+    sa.Column('accepted_h7', sa.Integer(), nullable=False),
+    sa.Column('accepted_h8', sa.Integer(), nullable=False),
+    sa.Column('accepted_h9', sa.Integer(), nullable=False),
+    sa.Column('accepted_h10', sa.Integer(), nullable=False),
+    sa.Column('accepted_h11', sa.Integer(), nullable=False),
+    sa.Column('accepted_h12', sa.Integer(), nullable=False),
+    sa.Column('accepted_h13', sa.Integer(), nullable=False),
+    sa.Column('accepted_h14', sa.Integer(), nullable=False),
+    sa.Column('accepted_h15', sa.Integer(), nullable=False),
+    sa.Column('accepted_h16', sa.Integer(), nullable=False),
+    sa.Column('accepted_h17', sa.Integer(), nullable=False),
+    sa.Column('requests', sa.Integer(), nullable=False),
+    sa.Column('lost_s', sa.Float(), nullable=False),
+    sa.Column('lost_h0', sa.Integer(), nullable=False),
+    sa.Column('lost_h1', sa.Integer(), nullable=False),
+    sa.Column('lost_h2', sa.Integer(), nullable=False),
+    sa.Column('lost_h3', sa.Integer(), nullable=False),
+    sa.Column('lost_h4', sa.Integer(), nullable=False),
+    sa.Column('lost_h5', sa.Integer(), nullable=False),
+    sa.Column('lost_h6', sa.Integer(), nullable=False),
+    sa.Column('lost_h7', sa.Integer(), nullable=False),
+    sa.Column('lost_h8', sa.Integer(), nullable=False),
+    sa.Column('lost_h9', sa.Integer(), nullable=False),
+    sa.Column('lost_h10', sa.Integer(), nullable=False),
+    sa.Column('lost_h11', sa.Integer(), nullable=False),
+    sa.Column('lost_h12', sa.Integer(), nullable=False),
+    sa.Column('lost_h13', sa.Integer(), nullable=False),
+    sa.Column('lost_h14', sa.Integer(), nullable=False),
+    sa.Column('lost_h15', sa.Integer(), nullable=False),
+    sa.Column('lost_h16', sa.Integer(), nullable=False),
+    sa.Column('lost_h17', sa.Integer(), nullable=False),
+    sa.Column('rejected_first', sa.Integer(), nullable=False),
+    sa.Column('decided', sa.Integer(), nullable=False),
+    sa.Column('with_target', sa.Integer(), nullable=False),
+    sa.Column('met_target', sa.Integer(), nullable=False),
+    sa.Column('with_limit', sa.Integer(), nullable=False),
+    sa.Column('met_limit', sa.Integer(), nullable=False),
+    sa.Column('open', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('month', 'authority_id', 'service_type', name=op.f('pk_stats_monthly'))
+    )
+    with op.batch_alter_table('stats_monthly', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stats_monthly_region_id'), ['region_id'], unique=False)
+
     op.create_table('stats_rule_daily',
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('rule_id', sa.String(length=100), nullable=False),
@@ -158,6 +218,7 @@ def upgrade() -> None:
     sa.Column('last_event_id', sa.Integer(), nullable=False),
     sa.Column('last_handover_id', sa.Integer(), nullable=False),
     sa.Column('refreshed_at', portal.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('service_types', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_state'))
     )
     op.create_table('targets',
@@ -190,6 +251,10 @@ def downgrade() -> None:
     op.drop_table('targets')
     op.drop_table('stats_state')
     op.drop_table('stats_rule_daily')
+    with op.batch_alter_table('stats_monthly', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stats_monthly_region_id'))
+
+    op.drop_table('stats_monthly')
     op.drop_table('stats_handover_daily')
     with op.batch_alter_table('stats_daily', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_stats_daily_region_id'))

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.models.base import Base, UTCDateTime, utcnow
+from portal.models.base import Base, JSONDoc, UTCDateTime, utcnow
 from portal.stats.measures import N_BUCKETS
 
 
@@ -109,6 +109,27 @@ stats_case_facts = Table(
     Column("refreshed_at", UTCDateTime, nullable=False),
 )
 
+def _measure_columns() -> list[Column]:
+    """The additive counts and histograms of one (period, authority, service) group."""
+    return [
+        Column("region_id", String(64), index=True),
+        Column("cases", Integer, nullable=False),
+        Column("accepted", Integer, nullable=False),
+        Column("accepted_s", Float, nullable=False),
+        *_histogram("accepted"),
+        Column("requests", Integer, nullable=False),
+        Column("lost_s", Float, nullable=False),
+        *_histogram("lost"),
+        Column("rejected_first", Integer, nullable=False),
+        Column("decided", Integer, nullable=False),
+        Column("with_target", Integer, nullable=False),
+        Column("met_target", Integer, nullable=False),
+        Column("with_limit", Integer, nullable=False),
+        Column("met_limit", Integer, nullable=False),
+        Column("open", Integer, nullable=False),
+    ]
+
+
 # Per (filing day, authority, service): additive counts and histograms.
 stats_daily = Table(
     "stats_daily",
@@ -116,21 +137,18 @@ stats_daily = Table(
     Column("day", Date, primary_key=True),
     Column("authority_id", String(64), primary_key=True),
     Column("service_type", String(64), primary_key=True),
-    Column("region_id", String(64), index=True),
-    Column("cases", Integer, nullable=False),
-    Column("accepted", Integer, nullable=False),
-    Column("accepted_s", Float, nullable=False),
-    *_histogram("accepted"),
-    Column("requests", Integer, nullable=False),
-    Column("lost_s", Float, nullable=False),
-    *_histogram("lost"),
-    Column("rejected_first", Integer, nullable=False),
-    Column("decided", Integer, nullable=False),
-    Column("with_target", Integer, nullable=False),
-    Column("met_target", Integer, nullable=False),
-    Column("with_limit", Integer, nullable=False),
-    Column("met_limit", Integer, nullable=False),
-    Column("open", Integer, nullable=False),
+    *_measure_columns(),
+)
+
+# The same per (filing month, authority, service): the dashboard reads this when its
+# period filter covers whole months (about a sixth of the rows of stats_daily).
+stats_monthly = Table(
+    "stats_monthly",
+    Base.metadata,
+    Column("month", Date, primary_key=True),
+    Column("authority_id", String(64), primary_key=True),
+    Column("service_type", String(64), primary_key=True),
+    *_measure_columns(),
 )
 
 # Per (day sent, from, to, service): handovers and their times to acceptance.
@@ -169,4 +187,5 @@ stats_state = Table(
     Column("last_event_id", Integer, nullable=False, default=0),
     Column("last_handover_id", Integer, nullable=False, default=0),
     Column("refreshed_at", UTCDateTime),
+    Column("service_types", JSONDoc),  # the service types seen, for the filter form
 )

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, insert, select, text
@@ -35,6 +35,7 @@ from portal.models.stats import (
     stats_case_facts,
     stats_daily,
     stats_handover_daily,
+    stats_monthly,
     stats_rule_daily,
     stats_state,
 )
@@ -70,6 +71,9 @@ class _Dialect:
 
     def add_days(self, day: str, days: str) -> str:
         return f"(({day}) + CAST({days} AS integer))" if self.pg else f"date({day}, '+' || ({days}) || ' days')"
+
+    def month(self, day: str) -> str:
+        return f"CAST(date_trunc('month', {day}) AS date)" if self.pg else f"date({day}, 'start of month')"
 
     def true(self, expr: str) -> str:
         return f"({expr})" if self.pg else f"(({expr}) = 1)"
@@ -176,7 +180,7 @@ def refresh(session: Session, *, full: bool = False, as_of: datetime | None = No
         )
     affected = session.scalar(text("SELECT COUNT(*) FROM stats_affected")) or 0
     if full:
-        for table in (stats_case_facts, stats_daily, stats_handover_daily, stats_rule_daily):
+        for table in (stats_case_facts, stats_daily, stats_monthly, stats_handover_daily, stats_rule_daily):
             session.execute(delete(table))
     # Days whose aggregates change: filing days and handover days of the affected requests.
     handover_days_sql = f"""
@@ -195,14 +199,16 @@ def refresh(session: Session, *, full: bool = False, as_of: datetime | None = No
     session.execute(text(_daily_sql(d, f"filed_on IN ({filing_days})")))
     session.execute(text(_rule_daily_sql(f"filed_on IN ({filing_days})")))
     _refresh_handover_days(session, d, handover_days, full)
+    months = [r[0] for r in session.execute(text(f"SELECT DISTINCT {d.month('filed_on')} FROM ({filing_days}) x"))]
+    _refresh_months(session, d, months, full)
     days = session.scalar(text(f"SELECT COUNT(*) FROM ({filing_days}) x")) or 0
     session.execute(text("DROP TABLE stats_affected"))
+    services = sorted(session.scalars(select(stats_monthly.c.service_type).distinct()))
+    values = {"last_event_id": max_event, "refreshed_at": as_of, "service_types": services}
     if state is None:
-        session.execute(insert(stats_state).values(id=1, last_event_id=max_event, last_handover_id=0, refreshed_at=as_of))
+        session.execute(insert(stats_state).values(id=1, last_handover_id=0, **values))
     else:
-        session.execute(
-            stats_state.update().where(stats_state.c.id == 1).values(last_event_id=max_event, refreshed_at=as_of)
-        )
+        session.execute(stats_state.update().where(stats_state.c.id == 1).values(**values))
     session.commit()
     return RefreshResult(affected, days, time.perf_counter() - started, full)
 
@@ -342,6 +348,28 @@ def _daily_sql(d: _Dialect, where: str) -> str:
     """
 
 
+def _refresh_months(session: Session, d: _Dialect, months: list, full: bool) -> None:
+    """Rebuild the monthly rows of ``months`` (all with ``full``) from the daily rows."""
+    if not full and not months:
+        return
+    names = [c.name for c in stats_daily.c if c.name not in ("day", "authority_id", "service_type", "region_id")]
+    month = d.month("day")
+    where = "1=1"
+    if not full:
+        where = f"{month} IN :months"
+        session.execute(text("DELETE FROM stats_monthly WHERE month IN :months").bindparams(
+            bindparam("months", expanding=True)), {"months": months})
+    stmt = text(f"""
+        INSERT INTO stats_monthly (month, authority_id, service_type, region_id, {', '.join(names)})
+        SELECT {month}, authority_id, service_type, MAX(region_id), {', '.join(f'SUM({n})' for n in names)}
+        FROM stats_daily WHERE {where}
+        GROUP BY {month}, authority_id, service_type
+    """)
+    if not full:
+        stmt = stmt.bindparams(bindparam("months", expanding=True))
+    session.execute(stmt, {"months": months} if not full else {})
+
+
 def _rule_daily_sql(where: str) -> str:
     return f"""
     INSERT INTO stats_rule_daily (day, rule_id, rule_set_version, first_authority_id, service_type, cases, rejected_first)
@@ -425,40 +453,42 @@ class Filters:
         return conds
 
 
-@dataclass
+_MEASURES = ("cases", "accepted", "accepted_s", "requests", "lost_s", "rejected_first", "decided",
+             "with_target", "met_target", "with_limit", "met_limit", "open")
+_FIELDS = (*_MEASURES, *(f"accepted_h{i}" for i in H), *(f"lost_h{i}" for i in H))
+_AH = len(_MEASURES)  # where the histograms start
+_LH = _AH + m.N_BUCKETS
+
+
+def _figure_property(index: int):
+    return property(lambda self: self.values[index])
+
+
 class Figures:
-    """Summed aggregates of one group (a period, region, service or authority)."""
+    """Summed aggregates of one group (a period, region, service or authority).
 
-    cases: int = 0
-    accepted: int = 0
-    accepted_s: float = 0.0
-    accepted_h: list[int] = field(default_factory=lambda: [0] * m.N_BUCKETS)
-    requests: int = 0
-    lost_s: float = 0.0
-    lost_h: list[int] = field(default_factory=lambda: [0] * m.N_BUCKETS)
-    rejected_first: int = 0
-    decided: int = 0
-    with_target: int = 0
-    met_target: int = 0
-    with_limit: int = 0
-    met_limit: int = 0
-    open: int = 0
+    A flat list of numbers in the order of ``_FIELDS``, so that summing thousands of
+    rows stays cheap in Python.
+    """
 
-    def add_row(self, row) -> None:
-        for name in ("cases", "accepted", "accepted_s", "requests", "lost_s", "rejected_first", "decided",
-                     "with_target", "met_target", "with_limit", "met_limit", "open"):
-            setattr(self, name, getattr(self, name) + (getattr(row, name) or 0))
-        for i in H:
-            self.accepted_h[i] += getattr(row, f"accepted_h{i}") or 0
-            self.lost_h[i] += getattr(row, f"lost_h{i}") or 0
+    __slots__ = ("values",)
+
+    def __init__(self, values=None):
+        self.values = [x or 0 for x in values] if values is not None else [0] * len(_FIELDS)
+
+    def add_values(self, values) -> None:
+        self.values = [a + (b or 0) for a, b in zip(self.values, values, strict=True)]
 
     def add(self, other: Figures) -> None:
-        for name in ("cases", "accepted", "accepted_s", "requests", "lost_s", "rejected_first", "decided",
-                     "with_target", "met_target", "with_limit", "met_limit", "open"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for i in H:
-            self.accepted_h[i] += other.accepted_h[i]
-            self.lost_h[i] += other.lost_h[i]
+        self.values = [a + b for a, b in zip(self.values, other.values, strict=True)]
+
+    @property
+    def accepted_h(self) -> list[int]:
+        return self.values[_AH:_LH]
+
+    @property
+    def lost_h(self) -> list[int]:
+        return self.values[_LH:]
 
     @property
     def to_acceptance(self) -> m.Summary:
@@ -481,24 +511,48 @@ class Figures:
         return self.met_limit / self.with_limit if self.with_limit else None
 
 
-_DAILY_SUMS = [
-    func.sum(stats_daily.c[name]).label(name)
-    for name in ("cases", "accepted", "accepted_s", "requests", "lost_s", "rejected_first", "decided",
-                 "with_target", "met_target", "with_limit", "met_limit", "open")
-] + [func.sum(stats_daily.c[f"{p}_h{i}"]).label(f"{p}_h{i}") for p in ("accepted", "lost") for i in H]
+for _i, _name in enumerate(_MEASURES):
+    setattr(Figures, _name, _figure_property(_i))
 
 
-@dataclass
+def _sums(table) -> list:
+    """SUM() of every aggregate column, in the order of ``_FIELDS``."""
+    return [func.sum(table.c[name]).label(name) for name in _FIELDS]
+
+
+def _source(filters: Filters):
+    """(table, its period column): the monthly rollup when the filters cover whole
+    months, else the daily rows."""
+    whole_months = (filters.date_from is None or filters.date_from.day == 1) and (
+        filters.date_to is None or (filters.date_to + timedelta(days=1)).day == 1
+    )
+    if filters.grain == "month" and whole_months:
+        return stats_monthly, "month"
+    return stats_daily, "day"
+
+
 class HandoverFigures:
-    sent: int = 0
-    accepted: int = 0
-    hist: list[int] = field(default_factory=lambda: [0] * m.N_BUCKETS)
+    """Summed handovers of one group: sent, accepted, histogram of working days."""
 
-    def add_row(self, row) -> None:
-        self.sent += row.sent or 0
-        self.accepted += row.accepted or 0
-        for i in H:
-            self.hist[i] += getattr(row, f"handover_h{i}") or 0
+    __slots__ = ("values",)
+
+    def __init__(self, values=None):
+        self.values = [x or 0 for x in values] if values is not None else [0] * (2 + m.N_BUCKETS)
+
+    def add_values(self, values) -> None:
+        self.values = [a + (b or 0) for a, b in zip(self.values, values, strict=True)]
+
+    @property
+    def sent(self) -> int:
+        return self.values[0]
+
+    @property
+    def accepted(self) -> int:
+        return self.values[1]
+
+    @property
+    def hist(self) -> list[int]:
+        return self.values[2:]
 
     @property
     def summary(self) -> m.Summary:
@@ -529,16 +583,16 @@ def dashboard(session: Session, filters: Filters, *, today: date | None = None, 
     the aggregated figures are everyone's.
     """
     d = _Dialect(session)
-    period_col = _period_column(d, filters.grain)
+    table, day_col = _source(filters)
+    period_col = table.c.month if day_col == "month" else _period_column(d, filters.grain)
     rows = session.execute(
-        select(period_col.label("period"), stats_daily.c.region_id, stats_daily.c.service_type, *_DAILY_SUMS)
-        .where(*filters.where(stats_daily))
-        .group_by(period_col, stats_daily.c.region_id, stats_daily.c.service_type)
+        select(period_col.label("period"), table.c.region_id, table.c.service_type, *_sums(table))
+        .where(*filters.where(table, day_col=day_col))
+        .group_by(period_col, table.c.region_id, table.c.service_type)
     ).all()
     total, by_period, by_region, by_service = Figures(), defaultdict(Figures), defaultdict(Figures), defaultdict(Figures)
     for row in rows:
-        f = Figures()
-        f.add_row(row)
+        f = Figures(row[3:])
         total.add(f)
         by_period[_as_date(row.period)].add(f)
         by_region[row.region_id].add(f)
@@ -588,12 +642,10 @@ def _handovers(session: Session, filters: Filters):
                *[func.sum(t.c[f"handover_h{i}"]).label(f"handover_h{i}") for i in H])
         .where(*conds).group_by(t.c.from_authority_id, t.c.to_authority_id)
     ).all()
-    pairs: dict[tuple[str, str], HandoverFigures] = {}
+    pairs = {(row[0], row[1]): HandoverFigures(row[2:]) for row in rows}
     total = HandoverFigures()
-    for row in rows:
-        f = pairs.setdefault((row.from_authority_id, row.to_authority_id), HandoverFigures())
-        f.add_row(row)
-        total.add_row(row)
+    for f in pairs.values():
+        total.add_values(f.values)
     return dict(sorted(pairs.items(), key=lambda kv: -kv[1].sent)), total
 
 
@@ -733,6 +785,13 @@ def _filters_dict(filters: Filters) -> dict:
     return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in filters.__dict__.items() if v}
 
 
+def record_view(session: Session, user: User, filters: Filters, cases_listed: int) -> None:
+    """Audit a dashboard view that listed cases (the stuck cases). Commits."""
+    audit.record(session, actor=user, action="stats.dashboard_viewed",
+                 details={"filters": _filters_dict(filters), "cases_listed": cases_listed})
+    session.commit()
+
+
 def record_export(session: Session, user: User, table: str, filters: Filters) -> None:
     """Audit a CSV export of a statistics table (commits)."""
     audit.record(session, actor=user, action="stats.export", details={"table": table, "filters": _filters_dict(filters)})
@@ -760,15 +819,17 @@ def benchmark(session: Session, filters: Filters, measure: str, *, min_count: in
     fewer than ``min_count`` cases are withheld (shown last, unranked)."""
     if measure not in BENCHMARK_MEASURES:
         raise ValueError(f"unknown measure {measure!r}")
+    narrowed = Filters(service_type=filters.service_type, date_from=filters.date_from,
+                       date_to=filters.date_to, region_id=filters.region_id)
+    table, day_col = _source(narrowed)
     rows = session.execute(
-        select(stats_daily.c.authority_id, *_DAILY_SUMS)
-        .where(*Filters(service_type=filters.service_type, date_from=filters.date_from,
-                        date_to=filters.date_to, region_id=filters.region_id).where(stats_daily))
-        .group_by(stats_daily.c.authority_id)
+        select(table.c.authority_id, *_sums(table))
+        .where(*narrowed.where(table, day_col=day_col))
+        .group_by(table.c.authority_id)
     ).all()
     figures: dict[str, Figures] = {}
     for row in rows:
-        figures.setdefault(row.authority_id, Figures()).add_row(row)
+        figures.setdefault(row.authority_id, Figures()).add_values(row[1:])
     query = select(Authority).where(Authority.kind == AuthorityKind.MUNICIPALITY)
     municipalities = session.scalars(query).all()
     if filters.region_id:
@@ -839,6 +900,12 @@ def create_target(session: Session, user: User, *, measure: str, threshold_perce
         within_days = None
     if authority_id and session.get(Authority, authority_id) is None:
         raise TargetError("authority_id", "unknown authority")
+    if user.role is Role.COORDINATOR:
+        # A coordinator steers their own authority; targets across authorities are
+        # set by administrators. An empty choice means the coordinator's authority.
+        authority_id = authority_id or user.authority_id
+        if authority_id != user.authority_id:
+            raise TargetError("authority_id", "coordinators set targets for their own authority")
     target = Target(measure=kind, threshold_percent=threshold_percent, within_days=within_days, due_on=due_on,
                     authority_id=authority_id or None, service_type=service_type or None, published=published,
                     created_by_id=user.id)
@@ -946,8 +1013,8 @@ def _target_monthly(session: Session, target: Target, start: date) -> dict[date,
         if target.authority_id:
             conds.append(t.c.to_authority_id == target.authority_id)
     else:
-        t = stats_daily
-        conds = [t.c.day >= start]
+        t = stats_monthly
+        conds = [t.c.month >= start]
         if target.authority_id:
             conds.append(t.c.authority_id == target.authority_id)
         if target.measure is TargetMeasure.ACCEPTED_WITHIN:
@@ -961,7 +1028,9 @@ def _target_monthly(session: Session, target: Target, start: date) -> dict[date,
             hits, count = t.c.rejected_first, t.c.cases
     if target.service_type:
         conds.append(t.c.service_type == target.service_type)
-    if d.pg:
+    if t is stats_monthly:
+        period = t.c.month
+    elif d.pg:
         period = func.cast(func.date_trunc("month", t.c.day), t.c.day.type)
     else:
         period = func.date(t.c.day, "start of month")
@@ -987,16 +1056,15 @@ def public_results(session: Session, *, min_count: int = DEFAULT_MIN_COUNT, sinc
                    locale: str = "da") -> list[PublicRow]:
     """Results per authority and service from the daily aggregates (refreshed daily by
     the worker). Groups with fewer than ``min_count`` cases show no figure at all."""
-    t = stats_daily
-    conds = [t.c.day >= since] if since else []
+    t = stats_monthly
+    conds = [t.c.month >= since.replace(day=1)] if since else []
     rows = session.execute(
-        select(t.c.authority_id, t.c.service_type, *_DAILY_SUMS).where(*conds).group_by(t.c.authority_id, t.c.service_type)
+        select(t.c.authority_id, t.c.service_type, *_sums(t)).where(*conds).group_by(t.c.authority_id, t.c.service_type)
     ).all()
     names = {a.id: a.name(locale) for a in session.scalars(select(Authority))}
     out = []
     for row in rows:
-        f = Figures()
-        f.add_row(row)
+        f = Figures(row[2:])
         shown = f.cases >= min_count
         median = f.to_acceptance.median if shown and f.accepted >= min_count else None
         share = f.target_share if shown and f.with_target >= min_count else None
@@ -1011,7 +1079,8 @@ def refreshed_at(session: Session) -> datetime | None:
 
 
 def service_types(session: Session) -> list[str]:
-    return list(session.scalars(select(stats_daily.c.service_type).distinct().order_by(stats_daily.c.service_type)))
+    """The service types with figures (kept by ``refresh``)."""
+    return list(session.scalar(select(stats_state.c.service_types).where(stats_state.c.id == 1)) or [])
 
 
 def now_utc() -> datetime:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import math
+import queue
 import random
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -26,6 +28,9 @@ from sqlalchemy.orm import Session
 from portal.models import Authority, AuthorityKind, CaseStatus, RegionMembership, Role, User
 
 DEMO_ISSUER = "https://demo.indgang.invalid/generated"
+GRANTED, REFUSED = json.dumps({"outcome": "granted"}), json.dumps({"outcome": "refused"})
+PENDING, ACCEPTED, IN_PROGRESS = CaseStatus.PENDING.value, CaseStatus.ACCEPTED.value, CaseStatus.IN_PROGRESS.value
+DECIDED, CLOSED = CaseStatus.DECIDED.value, CaseStatus.CLOSED.value
 CHUNK = 20_000
 
 
@@ -74,6 +79,7 @@ def generate_history(session: Session, n: int, *, years: float = 2.0, seed: int 
     ids = {t: (session.scalar(text(f"SELECT COALESCE(MAX(id), 0) FROM {t}")) or 0) + 1  # noqa: S608 - fixed names
            for t in ("requests", "cases", "case_events", "handovers")}
     writer = _Writer(session)
+    writer.start()
     counts = {"requests": 0, "cases": 0, "events": 0, "handovers": 0}
     service_weights = [s.weight for s in SERVICES]
     done = 0
@@ -90,8 +96,7 @@ def generate_history(session: Session, n: int, *, years: float = 2.0, seed: int 
                 filed_at = now - timedelta(minutes=rng.randint(1, 600))
             _one_request(rng, world, ids, rows, service, home, filed_at, now,
                          version=1 if filed_at.date() < switch_day else 2, citizen=rng.choice(citizens))
-        for table, table_rows in rows.items():
-            writer.write(table, table_rows)
+        writer.put(rows)
         counts["requests"] += len(rows["requests"])
         counts["cases"] += len(rows["cases"])
         counts["events"] += len(rows["case_events"])
@@ -186,8 +191,9 @@ def _one_case(rng, world, ids, rows, service: DemoService, home: str, right: str
     ids["cases"] += 1
     events = rows["case_events"]
 
-    def event(kind: str, at: datetime, authority: str, data: dict | None = None) -> None:
-        events.append((ids["case_events"], case_id, kind, at, authority, True, json.dumps(data or {})))
+    def event(kind: str, at: datetime, authority: str, data: str = "{}") -> None:
+        # ``data`` is JSON written by hand: identifiers and numbers only, no user text.
+        events.append((ids["case_events"], case_id, kind, at, authority, True, data))
         ids["case_events"] += 1
 
     misroute = service.misroute_v1 if version == 1 else service.misroute_v2
@@ -202,8 +208,8 @@ def _one_case(rng, world, ids, rows, service: DemoService, home: str, right: str
     target_due = filed_at.date() + timedelta(days=service.target_days)
     limit_due = filed_at.date() + timedelta(days=service.limit_days)
     rule_id = f"{service.slug}-{'municipality' if service.handler in ('municipality', 'both') else 'default'}"
-    event("opened", opened, first, {"authority_id": first, "rule_id": rule_id, "rule_set_version": version})
-    event("deadline_set", opened, first, {"target_due": target_due.isoformat(), "limit_due": limit_due.isoformat()})
+    event("opened", opened, first, f'{{"authority_id": "{first}", "rule_id": "{rule_id}", "rule_set_version": {version}}}')
+    event("deadline_set", opened, first, f'{{"target_due": "{target_due}", "limit_due": "{limit_due}"}}')
     at = opened
     holder = first
     accepted_at = None
@@ -212,10 +218,10 @@ def _one_case(rng, world, ids, rows, service: DemoService, home: str, right: str
         at = at + _hours(rng, 20)
         if at > now:
             break
-        event("rejected", at, holder, {"reason": "not ours", "belongs_to": nxt})
+        event("rejected", at, holder, f'{{"reason": "not ours", "belongs_to": "{nxt}"}}')
         handover_id = ids["handovers"]
         ids["handovers"] += 1
-        event("handover_sent", at, holder, {"handover_id": handover_id, "from": holder, "to": nxt})
+        event("handover_sent", at, holder, f'{{"handover_id": {handover_id}, "from": "{holder}", "to": "{nxt}"}}')
         received = at + _hours(rng, 30)
         accepted = received if received <= now else None
         rows["handovers"].append((handover_id, case_id, holder, nxt, "not ours", at, accepted))
@@ -223,7 +229,7 @@ def _one_case(rng, world, ids, rows, service: DemoService, home: str, right: str
         if accepted is None:
             at = now
             break
-        event("handover_accepted", accepted, nxt, {"handover_id": handover_id})
+        event("handover_accepted", accepted, nxt, f'{{"handover_id": {handover_id}}}')
         accepted_at = at = accepted
     if holder == first:
         accepted = at + _hours(rng, 16 if service.target_days <= 14 else 30)
@@ -234,21 +240,21 @@ def _one_case(rng, world, ids, rows, service: DemoService, home: str, right: str
     if accepted_at is not None and rng.random() < 0.05:
         suspended = rng.randint(5, 21)
         event("deadline_suspended", accepted_at + timedelta(days=1), holder,
-              {"days": suspended, "reason": "waiting for documentation"})
+              f'{{"days": {suspended}, "reason": "waiting for documentation"}}')
     decided_at = closed_at = None
-    status = CaseStatus.PENDING.value if accepted_at is None else CaseStatus.ACCEPTED.value
+    status = PENDING if accepted_at is None else ACCEPTED
     if accepted_at is not None:
         median_days = service.target_days * 0.55 + suspended * 0.8
         decided = accepted_at + timedelta(days=rng.lognormvariate(math.log(max(median_days, 0.5)), 0.55))
         if decided <= now:
-            event("decided", decided, holder, {"outcome": "granted" if rng.random() < 0.8 else "refused"})
-            decided_at, status = decided, CaseStatus.DECIDED.value
+            event("decided", decided, holder, GRANTED if rng.random() < 0.8 else REFUSED)
+            decided_at, status = decided, DECIDED
             closing = decided + timedelta(hours=rng.randint(1, 72))
             if closing <= now:
                 event("closed", closing, holder)
-                closed_at, status = closing, CaseStatus.CLOSED.value
+                closed_at, status = closing, CLOSED
         elif (now - accepted_at) > timedelta(days=2):
-            status = CaseStatus.IN_PROGRESS.value
+            status = IN_PROGRESS
     rows["cases"].append((
         case_id, f"G-{request_id:08d}-{index}", request_id, index, holder, first,
         "decides" if index == 0 else "contributes", rule_id, version, status, opened, accepted_at, decided_at,
@@ -269,11 +275,42 @@ _COLUMNS = {
 
 
 class _Writer:
-    """Bulk writes: COPY on PostgreSQL, executemany on SQLite."""
+    """Bulk writes: COPY on PostgreSQL, executemany on SQLite.
+
+    On PostgreSQL a thread of its own writes each chunk while the next is generated
+    (the database works while Python does). Only that thread touches the session
+    until ``finish``.
+    """
 
     def __init__(self, session: Session):
         self.session = session
         self.pg = session.get_bind().dialect.name == "postgresql"
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        if self.pg:
+            self.thread = threading.Thread(target=self._run, name="demo-writer", daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        while (rows := self.queue.get()) is not None:
+            try:
+                if self.error is None:
+                    for table, table_rows in rows.items():
+                        self.write(table, table_rows)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller in finish()
+                self.error = exc
+
+    def put(self, rows: dict[str, list]) -> None:
+        if self.thread is None:
+            for table, table_rows in rows.items():
+                self.write(table, table_rows)
+            return
+        if self.error is not None:
+            raise self.error
+        self.queue.put(rows)
 
     def write(self, table: str, rows: list[tuple]) -> None:
         if not rows:
@@ -289,6 +326,11 @@ class _Writer:
         self.session.connection().exec_driver_sql(sql, [tuple(_sqlite_value(v) for v in row) for row in rows])
 
     def finish(self) -> None:
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+            if self.error is not None:
+                raise self.error
         if self.pg:
             for table in _COLUMNS:
                 self.session.execute(text(

@@ -203,6 +203,8 @@ def dashboard():
     filters, errors, values = _filters()
     session = get_session()
     board = stats.dashboard(session, filters, scope=stats.drill_scope(current_user))
+    if board.stuck:
+        stats.record_view(session, current_user, filters, len(board.stuck))
     targets = stats.target_statuses(session, stats.active_targets(session))
     context = _dashboard_context(board, filters, errors, values)
     context["statuses"] = targets
@@ -326,6 +328,10 @@ def targets():
                 flash(_("The target has been saved."), "success")
                 return redirect(url_for("stats.targets"), code=303)
     statuses = stats.target_statuses(session, stats.active_targets(session))
+    choices = _choices()
+    if current_user.role is Role.COORDINATOR:
+        choices["authorities"] = [(i, n) for i, n in choices["authorities"] if i == current_user.authority_id]
+        form["authority_id"] = form["authority_id"] or current_user.authority_id or ""
     if request.args.get("format") == "csv":
         return _csv("targets", ["measure", "threshold_percent", "within_days", "authority", "service", "due_on",
                                 "current_percent", "count", "on_track"],
@@ -334,7 +340,7 @@ def targets():
                       None if s.current is None else round(s.current, 1), s.count, s.on_track] for s in statuses])
     return render_template(
         "stats/targets.html", statuses=statuses, form=form, errors=errors, error_title=bool(errors),
-        choices=_choices(), target_labels=TARGET_LABELS, bounds=m.BOUNDS, number=_number,
+        choices=choices, all_authorities=current_user.role is Role.ADMINISTRATOR, target_labels=TARGET_LABELS, bounds=m.BOUNDS, number=_number,
         service_name=service_name, describe_target=describe_target, manage=True,
     ), 400 if errors else 200
 
@@ -370,7 +376,7 @@ def _target_error(field: str) -> str:
         "measure": _("Choose what the target measures."),
         "threshold_percent": _("Enter a percentage from 0 to 100."),
         "within_days": _("Choose a number of working days from the list."),
-        "authority_id": _("Choose an authority from the list."),
+        "authority_id": _("Choose your own authority: targets for other authorities are set by an administrator."),
     }.get(field, _("Check this field."))
 
 

@@ -24,7 +24,8 @@ def seeded(live_server):
         coordinator = factories.make_staff(session, authority_id=h.M461, role=Role.COORDINATOR)
         session.commit()
         stats.refresh(session, as_of=h.AS_OF)
-        stats.create_target(session, coordinator, measure="handover_within", threshold_percent=90, within_days=2,
+        admin = factories.make_staff(session, authority_id=h.M101, role=Role.ADMINISTRATOR)
+        stats.create_target(session, admin, measure="handover_within", threshold_percent=90, within_days=2,
                             due_on=h.TODAY.replace(year=2027), authority_id=None, service_type=None)
         return {"coordinator_id": coordinator.id, "references": {k: v.reference for k, v in rows.items()}}
     finally:
@@ -45,11 +46,10 @@ def test_coordinator_filters_to_a_region_and_drills_down(live_server, page, seed
     if language == "en":
         page.get_by_role("button", name="English").click()
     assert_accessible(page)
-    region = "Region Syddanmark"
-    page.locator("#f-region").select_option(label=region)
+    page.locator("#f-region").select_option("region-1083")  # Region Syddanmark
     with page.expect_response(lambda r: "/stats/?" in r.url and r.request.headers.get("hx-request") == "true"):
         page.locator("form.filters button[type=submit]").click()
-    assert "region=region-1083" in page.url  # htmx pushed the filtered address
+    page.wait_for_url("**region=region-1083**")  # htmx pushed the filtered address
     assert page.evaluate("document.activeElement.id") == "results-heading"
     assert_accessible(page)
     # The one period bar: 5 cases in Region Syddanmark in November 2026 (not A, at the state).
@@ -87,4 +87,12 @@ def test_filters_and_target_errors_work_without_javascript(live_server, nojs_pag
     page.get_by_role("button", name="Gem målet").click()
     assert page.title().startswith("Fejl:")
     assert page.locator(".error-summary a").count() >= 3
+
+
+def test_target_form_error_state_passes_axe(live_server, page, seeded):
+    log_in(page, live_server, seeded["coordinator_id"])
+    page.goto(live_server.url + "/stats/targets")
+    page.get_by_role("button", name="Gem målet").click()
+    assert page.title().startswith("Fejl:")
+    assert page.evaluate("document.activeElement.className") == "error-summary"
     assert_accessible(page)

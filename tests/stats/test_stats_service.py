@@ -156,11 +156,12 @@ def test_refresh_is_incremental_and_idempotent(session, history):
 
 def test_targets_show_current_figure_trend_and_on_track(session, history):
     coordinator = factories.make_staff(session, authority_id=h.M461, role=Role.COORDINATOR)
-    handover = stats.create_target(session, coordinator, measure="handover_within", threshold_percent=90,
+    admin = factories.make_staff(session, authority_id=h.M101, role=Role.ADMINISTRATOR)
+    handover = stats.create_target(session, admin, measure="handover_within", threshold_percent=90,
                                    within_days=2, due_on=date(2027, 6, 30), authority_id=None, service_type=None)
     decided = stats.create_target(session, coordinator, measure="decided_within_target", threshold_percent=90,
                                   within_days=None, due_on=date(2027, 6, 30), authority_id=h.M461, service_type=None)
-    misrouted = stats.create_target(session, coordinator, measure="misrouted_at_most", threshold_percent=10,
+    misrouted = stats.create_target(session, admin, measure="misrouted_at_most", threshold_percent=10,
                                     within_days=None, due_on=date(2027, 6, 30), authority_id=None, service_type="home-care")
     got = {s.target.id: s for s in stats.target_statuses(session, [handover, decided, misrouted], today=h.TODAY)}
     assert (got[handover.id].current, got[handover.id].count, got[handover.id].on_track) == (100.0, 2, True)
@@ -173,6 +174,14 @@ def test_targets_show_current_figure_trend_and_on_track(session, history):
         stats.create_target(session, coordinator, measure="handover_within", threshold_percent=90, within_days=12,
                             due_on=date(2027, 6, 30), authority_id=None, service_type=None)
     assert bad.value.field == "within_days"
+    # A coordinator steers only their own authority; an empty choice means it.
+    with pytest.raises(stats.TargetError) as bad:
+        stats.create_target(session, coordinator, measure="decided_within_limit", threshold_percent=90,
+                            within_days=None, due_on=date(2027, 6, 30), authority_id=h.M101, service_type=None)
+    assert bad.value.field == "authority_id"
+    own = stats.create_target(session, coordinator, measure="decided_within_limit", threshold_percent=90,
+                              within_days=None, due_on=date(2027, 6, 30), authority_id=None, service_type=None)
+    assert own.authority_id == h.M461
     with pytest.raises(PermissionError):
         stats.create_target(session, factories.make_staff(session), measure="handover_within", threshold_percent=90,
                             within_days=2, due_on=date(2027, 6, 30), authority_id=None, service_type=None)
@@ -185,3 +194,12 @@ def test_public_results_show_no_figure_below_the_minimum(session, history):
     assert home.shown and (home.cases, home.median_days, home.target_share) == (2, 0, 50.0)
     cash = by_key[(h.M461, "cash-benefit")]
     assert not cash.shown and (cash.cases, cash.median_days, cash.target_share) == (0, None, None)
+
+
+def test_monthly_rollup_and_daily_rows_give_the_same_figures(session, history):
+    monthly = stats.dashboard(session, stats.Filters(date_from=date(2026, 11, 1), date_to=date(2026, 11, 30)), today=h.TODAY)
+    daily = stats.dashboard(session, stats.Filters(date_from=date(2026, 11, 2), date_to=date(2026, 11, 29)), today=h.TODAY)
+    assert stats._source(stats.Filters(date_from=date(2026, 11, 1), date_to=date(2026, 11, 30)))[1] == "month"
+    assert stats._source(stats.Filters(date_from=date(2026, 11, 2)))[1] == "day"
+    assert monthly.total.values == daily.total.values
+    assert stats.service_types(session) == ["cash-benefit", "discharge-help", "home-care"]

@@ -131,13 +131,17 @@ def test_coordinator_sets_and_retires_a_target(client, session, login, coordinat
     assert bad.status_code == 400
     html = bad.get_data(as_text=True)
     assert 'href="#f-threshold_percent"' in html and 'href="#f-within_days"' in html and 'href="#f-due_on"' in html
-    ok = client.post("/stats/targets", data={"csrf_token": token, "measure": "handover_within", "threshold_percent": "90",
-                                             "within_days": "2", "due_on": "2027-06-30", "published": "1"})
+    other = client.post("/stats/targets", data={"csrf_token": token, "measure": "decided_within_target",
+                                                "threshold_percent": "90", "due_on": "2027-06-30",
+                                                "authority_id": h.M101})
+    assert other.status_code == 400 and 'href="#f-authority_id"' in other.get_data(as_text=True)
+    ok = client.post("/stats/targets", data={"csrf_token": token, "measure": "decided_within_target",
+                                             "threshold_percent": "40", "due_on": "2027-06-30", "published": "1"})
     assert ok.status_code == 303
     target = session.scalar(select(Target))
-    assert (target.within_days, target.threshold_percent, target.created_by_id) == (2, 90, coordinator.id)
+    assert (target.authority_id, target.threshold_percent, target.created_by_id) == (h.M461, 40, coordinator.id)
     page = client.get("/stats/").get_data(as_text=True)
-    assert "100 %" in page and ("On track" in page or "På rette spor" in page)
+    assert "50 %" in page and ("On track" in page or "På rette spor" in page)  # B met, C missed
     assert client.post("/stats/targets", data={"measure": "handover_within"}).status_code == 400  # no CSRF token
     assert client.post(f"/stats/targets/{target.id}/retire", data={"csrf_token": token}).status_code == 303
     assert session.get(Target, target.id).retired_at is not None
@@ -184,3 +188,14 @@ def test_metrics_for_loopback_or_token_only(client, app, session):
     assert client.get("/metrics").status_code == 404
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 404
     assert client.get("/metrics", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_benchmark_filters_answer_htmx_with_the_table_only(client, login, coordinator, history):
+    login(coordinator)
+    response = client.get("/stats/benchmark?measure=target_share&region=region-1083",
+                          headers={"HX-Request": "true", "HX-Target": "benchmark-results"})
+    html = response.get_data(as_text=True)
+    assert "<html" not in html and 'id="benchmark-heading"' in html
+    assert "HX-Request" in response.headers["Vary"]
+    assert "Aalborg" not in html  # Region Nordjylland is filtered out
+    assert "Odense" in html
