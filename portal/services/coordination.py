@@ -289,21 +289,6 @@ def request_meeting(session: Session, citizen: User, offer_id: int, locale: str 
     return offer
 
 
-def link_plans(session: Session) -> int:
-    """Accepted offers without a plan get the citizen's plan once one exists (started
-    later by a caseworker). Idempotent. Commits. Returns how many were linked."""
-    linked = 0
-    for offer in session.scalars(select(CoordinationOffer).where(CoordinationOffer.status == ACCEPTED,
-                                                                 CoordinationOffer.plan_id.is_(None))):
-        plan = _has_plan(session, offer.citizen_id)
-        if plan is not None:
-            offer.plan_id = plan.id
-            offer.plan_at = max(plan.created_at, offer.offered_at)
-            linked += 1
-    session.commit()
-    return linked
-
-
 # --- figures for coordinators -------------------------------------------------------------------
 
 
@@ -324,7 +309,15 @@ def figures(session: Session, *, min_count: int) -> CoordinationFigures:
     citizens = {o.citizen_id for o in offers}
     accepted = {o.citizen_id for o in offers if o.status == ACCEPTED}
     declined = {o.citizen_id for o in offers if o.status == DECLINED} - accepted
-    days = [(o.plan_at - o.offered_at).total_seconds() / 86400 for o in offers if o.plan_at is not None]
+    days = []
+    for o in offers:
+        plan_at = o.plan_at
+        if plan_at is None and o.status == ACCEPTED:
+            # A plan started later by a caseworker counts from when it existed.
+            plan = _has_plan(session, o.citizen_id)
+            plan_at = max(plan.created_at, o.offered_at) if plan is not None else None
+        if plan_at is not None:
+            days.append((plan_at - o.offered_at).total_seconds() / 86400)
     by_reason: dict[str, int] = {}
     for o in offers:
         by_reason[o.reason] = by_reason.get(o.reason, 0) + 1

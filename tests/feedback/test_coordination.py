@@ -165,3 +165,22 @@ def test_coordinators_see_offered_accepted_and_days_until_the_plan(app, session,
     html = client.get("/stats/").get_data(as_text=True)
     assert "Borgere, der fik tilbudt en koordineret udredning" in html and "<dd>3</dd>" in html
     assert "Koordinerede udredninger" not in client.get("/results").get_data(as_text=True)
+
+
+def test_a_plan_started_later_by_a_caseworker_counts_for_the_accepted_offer(session):
+    citizen = make_citizen(session, municipality_code="461")
+    request = make_request(session, citizen, service_type_slug="home-care")
+    session.commit()
+    cases.route_request(session, request.id)
+    offer = coordination.ask(session, citizen)
+    coordination.accept(session, citizen, offer.id, consent_to=[M461])
+    assert session.get(CoordinationOffer, offer.id).plan_id is None  # one authority: no plan yet
+    assert coordination.figures(session, min_count=1).with_plan == 0
+    second = make_request(session, citizen, service_type_slug="housing-benefit")
+    session.commit()
+    cases.route_request(session, second.id)
+    from portal.services import plans
+
+    plans.start_plan(session, citizen, consent_to=[M461])
+    figures = coordination.figures(session, min_count=1)
+    assert figures.with_plan == 1 and figures.median_days_to_plan is not None
