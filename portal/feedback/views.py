@@ -112,13 +112,14 @@ def authority_label(authority_id: str | None) -> str:
 
 @bp.app_template_global("service_label")
 def service_label(slug: str) -> str:
+    from flask import g
+
     from portal.services.catalogue import load_catalogue_file
 
-    for item in load_catalogue_file():
-        if item.get("slug") == slug:
-            name = item.get("name") or {}
-            return name.get(_locale()) or name.get("da") or slug
-    return slug
+    if "feedback_service_names" not in g:
+        g.feedback_service_names = {item["slug"]: item.get("name") or {} for item in load_catalogue_file()}
+    name = g.feedback_service_names.get(slug) or {}
+    return name.get(_locale()) or name.get("da") or slug
 
 
 # --- citizens: the decision on the receipt -------------------------------------------------
