@@ -90,6 +90,8 @@ def test_accepting_asks_consent_and_proposes_one_plan_with_a_joint_meeting(sessi
     cases.route_request(session, request.id)
     offer = coordination.offer_if_complex(session, request.id)
     login(citizen)
+    receipt = client.get(f"/ansoegninger/{request.id}").get_data(as_text=True)
+    assert f'href="/mine/coordination/{offer.id}"' in receipt
     page = client.get(f"/mine/coordination/{offer.id}").get_data(as_text=True)
     assert "Odense Kommune" in page and "har ansvaret for udredningen" in page
     token = csrf_token(client, f"/mine/coordination/{offer.id}")
