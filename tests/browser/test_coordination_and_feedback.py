@@ -78,11 +78,14 @@ def _language(page, language: str) -> None:
 def test_a_citizen_routed_to_two_authorities_accepts_a_coordinated_assessment_and_sees_the_plan(
         live_server, page, language):
     t = TEXT[language]
-    citizen_id, _ = _file_and_route(live_server, "hospital-discharge",
-                                    {"discharged_on": "2026-11-20", "hospital_name": "OUH"})
+    citizen_id, request_id = _file_and_route(live_server, "hospital-discharge",
+                                             {"discharged_on": "2026-11-20", "hospital_name": "OUH"})
     _log_in(live_server, page, citizen_id)
-    page.goto(live_server.url + "/mine")
+    page.goto(live_server.url + f"/ansoegninger/{request_id}")
     _language(page, language)
+    expect(page.get_by_role("link", name=t["offer"])).to_be_visible()
+    assert_accessible(page)
+    page.goto(live_server.url + "/mine")
     assert_accessible(page)
     page.get_by_role("link", name=t["offer"]).click()
     main = page.locator("main").inner_text()
