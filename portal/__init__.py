@@ -71,14 +71,16 @@ def _register_blueprints(app: Flask) -> None:
     from portal.caseworker.admin import bp as jobs_admin_bp
     from portal.caseworker.views import bp as caseworker_bp
     from portal.citizen.views import bp as citizen_bp
+    from portal.coordination.views import bp as coordination_bp
+    from portal.feedback.views import bp as feedback_bp
     from portal.health.views import bp as health_bp
     from portal.main.views import bp as main_bp
     from portal.plans.views import bp as plans_bp
     from portal.privacy.views import bp as privacy_bp
     from portal.stats.views import blueprints as stats_blueprints
 
-    for bp in (main_bp, health_bp, admin_bp, caseworker_bp, jobs_admin_bp, privacy_bp, citizen_bp,
-               plans_bp, api_bp, *stats_blueprints):
+    for bp in (main_bp, health_bp, admin_bp, caseworker_bp, jobs_admin_bp, privacy_bp, plans_bp,
+               api_bp, *stats_blueprints, feedback_bp, coordination_bp, citizen_bp):
         app.register_blueprint(bp)
 
     from portal import auth

@@ -42,12 +42,12 @@ def register(app: Flask) -> None:
     for command in (db_group, authorities_group, demo_group, worker, relay_command, dev,
                     routing_group, idp_command, api_group):
         app.cli.add_command(command)
-    from portal.stats.cli import register as register_stats
-
-    register_stats(app)
     from portal.plans.cli import plans_group
 
     app.cli.add_command(plans_group)
+    from portal.stats.cli import register as register_stats
+
+    register_stats(app)
 
 
 # --- database -----------------------------------------------------------------------

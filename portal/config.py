@@ -86,6 +86,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         "OUTBOX_REQUEUE_AFTER": float(env.get("OUTBOX_REQUEUE_AFTER", "120")),
         # Statistics: figures based on fewer cases are not shown (privacy, noise).
         "STATS_MIN_COUNT": int(env.get("STATS_MIN_COUNT", "10")),
+        # Share of instant decisions flagged for human review (0..1, sampled by case id).
+        "INSTANT_DECISION_REVIEW_SHARE": float(env.get("INSTANT_DECISION_REVIEW_SHARE", "0.1")),
         # /metrics: a bearer token; unset means loopback clients only.
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
     }

@@ -57,9 +57,13 @@ def ping(session, *, note: str = "") -> str:
 @job(queue="default", timeout=60)
 def route_request(session, *, request_id: int) -> list[int]:
     """Route a filed request and open its cases (idempotent: a routed request is left)."""
-    from portal.services import cases
+    from portal.services import cases, coordination, decisions
 
-    return [case.id for case in cases.route_request(session, request_id)]
+    opened = [case.id for case in cases.route_request(session, request_id)]
+    # Decide at once where the rules allow, and spot complex needs early (each idempotent).
+    decisions.decide_at_once(session, request_id)
+    coordination.offer_if_complex(session, request_id)
+    return opened
 
 
 @job(queue="default", timeout=60)

@@ -1,7 +1,7 @@
 """API clients, tokens, idempotency keys, webhook subscriptions and deliveries
 
 Revision ID: api_1
-Revises: cases_1
+Revises: stats_1
 Create Date: 2026-11-25 10:23:55.121155
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
 revision = 'api_1'
-down_revision = 'plans_1'
+down_revision = 'stats_1'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """plan comments and notifications
 
 Revision ID: plans_1
-Revises: 0001
+Revises: cases_1
 Create Date: 2026-11-25 10:23:00.503616
 """
 
@@ -14,7 +14,7 @@ import portal.models.base
 
 
 revision = 'plans_1'
-down_revision = 'stats_1'
+down_revision = 'cases_1'
 branch_labels = None
 depends_on = None
 

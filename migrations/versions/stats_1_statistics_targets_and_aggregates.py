@@ -1,8 +1,8 @@
 """statistics targets and aggregates
 
 Revision ID: stats_1
-Revises: 0001
-Create Date: 2026-11-25 10:47:04.262763
+Revises: plans_1
+Create Date: 2026-11-25 11:02:41.320926
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import postgresql
 
 revision = 'stats_1'
-down_revision = 'cases_1'
+down_revision = 'plans_1'
 branch_labels = None
 depends_on = None
 
@@ -56,7 +56,8 @@ def upgrade() -> None:
     with op.batch_alter_table('stats_case_facts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_stats_case_facts_authority_id'), ['authority_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_stats_case_facts_filed_on'), ['filed_on'], unique=False)
-        batch_op.create_index(batch_op.f('ix_stats_case_facts_is_open'), ['is_open'], unique=False)
+        batch_op.create_index('ix_stats_case_facts_open_filed_on', ['filed_on'], unique=False, postgresql_where=sa.text('is_open'), sqlite_where=sa.text('is_open = 1'))
+        batch_op.create_index('ix_stats_case_facts_open_target_on', ['target_on'], unique=False, postgresql_where=sa.text('is_open'), sqlite_where=sa.text('is_open = 1'))
 
     op.create_table('stats_daily',
     sa.Column('day', sa.Date(), nullable=False),
@@ -261,7 +262,8 @@ def downgrade() -> None:
 
     op.drop_table('stats_daily')
     with op.batch_alter_table('stats_case_facts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_stats_case_facts_is_open'))
+        batch_op.drop_index('ix_stats_case_facts_open_target_on', postgresql_where=sa.text('is_open'), sqlite_where=sa.text('is_open = 1'))
+        batch_op.drop_index('ix_stats_case_facts_open_filed_on', postgresql_where=sa.text('is_open'), sqlite_where=sa.text('is_open = 1'))
         batch_op.drop_index(batch_op.f('ix_stats_case_facts_filed_on'))
         batch_op.drop_index(batch_op.f('ix_stats_case_facts_authority_id'))
 

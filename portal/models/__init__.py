@@ -15,6 +15,12 @@ from portal.models.api import (
 from portal.models.audit import AuditEntry, AuditOutcome
 from portal.models.base import Base
 from portal.models.cases import Case, CaseEvent, CaseStatus, EventKind, Handover, Message
+from portal.models.feedback import (
+    CoordinationOffer,
+    DecisionCheck,
+    SurveyInvitation,
+    SurveyResponse,
+)
 from portal.models.notifications import Notification
 from portal.models.outbox import OutboxMessage, OutboxStatus
 from portal.models.plan_extras import PlanComment, PlanNotification
@@ -38,6 +44,8 @@ __all__ = [
     "Base",
     "Case",
     "CaseEvent",
+    "CoordinationOffer",
+    "DecisionCheck",
     "CaseStatus",
     "DeliveryStatus",
     "EventKind",
@@ -61,6 +69,8 @@ __all__ = [
     "RuleSet",
     "RuleSetStatus",
     "ServiceType",
+    "SurveyInvitation",
+    "SurveyResponse",
     "Target",
     "TargetMeasure",
     "User",

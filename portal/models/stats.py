@@ -19,6 +19,7 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -105,9 +106,14 @@ stats_case_facts = Table(
     Column("limit_on", Date),
     Column("met_target", Boolean),
     Column("met_limit", Boolean),
-    Column("is_open", Boolean, nullable=False, index=True),
+    Column("is_open", Boolean, nullable=False),
     Column("refreshed_at", UTCDateTime, nullable=False),
 )
+# Open cases are few: partial indexes serve the backlog (by filing day) and the stuck
+# cases (by target date) without reading the closed ones.
+_open = stats_case_facts.c.is_open == True  # noqa: E712 - SQL expression
+Index("ix_stats_case_facts_open_filed_on", stats_case_facts.c.filed_on, postgresql_where=_open, sqlite_where=_open)
+Index("ix_stats_case_facts_open_target_on", stats_case_facts.c.target_on, postgresql_where=_open, sqlite_where=_open)
 
 def _measure_columns() -> list[Column]:
     """The additive counts and histograms of one (period, authority, service) group."""

@@ -487,6 +487,10 @@ def change_status(session: Session, user: User, case_id: int, *, to: str,
                  subject_id=case.request.citizen_id, details={"from": previous.value, "to": target.value})
     queue_notification(session, key=f"status:{case.id}:{case.version}:{target.value}", user=case.request.citizen,
                        kind="status_changed", reference=case.reference, case_id=case.id)
+    if target in (CaseStatus.DECIDED, CaseStatus.CLOSED):
+        from portal.services import surveys
+
+        surveys.invite(session, case)  # "how did it go?", once per case
     if target == CaseStatus.CLOSED:
         _close_request_if_done(session, case)
     _commit(session, case)

@@ -51,6 +51,14 @@ KINDS = {
         N_("Your case will take longer than expected (%(reference)s)"),
         N_("The authority will not reach a decision in your case by the expected date. You can see the new expected date after logging in. Reference: %(reference)s. %(link)s"),
     ),
+    "survey": (
+        N_("How did it go? (%(reference)s)"),
+        N_("Your case has been decided. Tell us how it went: three short questions, all optional. Reference: %(reference)s. Answer after logging in: %(link)s"),
+    ),
+    "coordination_offered": (
+        N_("You can get one coordinated plan"),
+        N_("Several authorities handle your cases. You can choose to have them work together on one plan. Read more after logging in: %(link)s"),
+    ),
     "deadline_warning": (
         N_("A case is close to its target date (%(reference)s)"),
         N_("The case %(reference)s is close to its service target. Open it: %(link)s"),

@@ -157,6 +157,9 @@ def refresh(session: Session, *, full: bool = False, as_of: datetime | None = No
     if d.pg and not session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": REFRESH_LOCK}):
         session.rollback()  # another refresh is running; it will fold our events in too
         return RefreshResult(0, 0, time.perf_counter() - started, full, skipped=True)
+    if d.pg:
+        # The window functions over all events sort in memory rather than on disk.
+        session.execute(text("SET LOCAL work_mem = '128MB'"))
     ensure_calendar(session)
     state = session.execute(select(stats_state).where(stats_state.c.id == 1)).first()
     last_event = state.last_event_id if state and not full else 0
@@ -566,9 +569,7 @@ class Dashboard:
     by_period: dict[date, Figures]
     by_region: dict[str | None, Figures]
     by_service: dict[str, Figures]
-    handovers: dict[tuple[str, str], HandoverFigures]
     handovers_total: HandoverFigures
-    rules: list[tuple[str, int, int, int]]  # rule, version, cases, rejected by first
     backlog: m.Summary
     backlog_hist: list[int]
     stuck: list[dict]
@@ -598,13 +599,12 @@ def dashboard(session: Session, filters: Filters, *, today: date | None = None, 
         by_region[row.region_id].add(f)
         by_service[row.service_type].add(f)
 
-    handovers, handovers_total = _handovers(session, filters)
-    rules = _rules(session, filters)
+    handovers_total = _handovers_total(session, filters)
     backlog, backlog_hist = _backlog(session, filters, today or date.today())
     stuck = stuck_cases(session, filters, today=today, limit=stuck_limit, visible_to=scope)
     refreshed = refreshed_at(session)
     return Dashboard(filters, total, dict(sorted(by_period.items())), dict(by_region), dict(sorted(by_service.items())),
-                     handovers, handovers_total, rules, backlog, backlog_hist, stuck, refreshed)
+                     handovers_total, backlog, backlog_hist, stuck, refreshed)
 
 
 def _period_column(d: _Dialect, grain: str):
@@ -623,7 +623,7 @@ def _as_date(value) -> date:
     return value
 
 
-def _handovers(session: Session, filters: Filters):
+def _handover_conditions(filters: Filters) -> list:
     t = stats_handover_daily
     conds = []
     if filters.region_id:
@@ -636,20 +636,33 @@ def _handovers(session: Session, filters: Filters):
         conds.append(t.c.day >= filters.date_from)
     if filters.date_to:
         conds.append(t.c.day <= filters.date_to)
+    return conds
+
+
+def _handover_sums() -> list:
+    t = stats_handover_daily
+    return [func.sum(t.c.sent), func.sum(t.c.accepted), *[func.sum(t.c[f"handover_h{i}"]) for i in H]]
+
+
+def _handovers_total(session: Session, filters: Filters) -> HandoverFigures:
+    """All handovers matching the filters, summed (the dashboard's key figure)."""
+    row = session.execute(select(*_handover_sums()).where(*_handover_conditions(filters))).one()
+    return HandoverFigures(row)
+
+
+def handover_pairs(session: Session, filters: Filters) -> dict[tuple[str, str], HandoverFigures]:
+    """Handovers per (from, to) pair of authorities, most handovers first."""
+    t = stats_handover_daily
     rows = session.execute(
-        select(t.c.from_authority_id, t.c.to_authority_id, func.sum(t.c.sent).label("sent"),
-               func.sum(t.c.accepted).label("accepted"),
-               *[func.sum(t.c[f"handover_h{i}"]).label(f"handover_h{i}") for i in H])
-        .where(*conds).group_by(t.c.from_authority_id, t.c.to_authority_id)
+        select(t.c.from_authority_id, t.c.to_authority_id, *_handover_sums())
+        .where(*_handover_conditions(filters)).group_by(t.c.from_authority_id, t.c.to_authority_id)
     ).all()
     pairs = {(row[0], row[1]): HandoverFigures(row[2:]) for row in rows}
-    total = HandoverFigures()
-    for f in pairs.values():
-        total.add_values(f.values)
-    return dict(sorted(pairs.items(), key=lambda kv: -kv[1].sent)), total
+    return dict(sorted(pairs.items(), key=lambda kv: (-kv[1].sent, kv[0])))
 
 
-def _rules(session: Session, filters: Filters) -> list[tuple[str, int, int, int]]:
+def misrouting_by_rule(session: Session, filters: Filters) -> list[tuple[str, int, int, int]]:
+    """(rule, rule-set version, cases, rejected by the first authority), worst share first."""
     t = stats_rule_daily
     conds = []
     if filters.authority_id:

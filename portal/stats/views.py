@@ -391,6 +391,41 @@ def retire_target(target_id: int):
     return redirect(url_for("stats.targets"), code=303)
 
 
+# --- handovers per pair and misrouting per rule -------------------------------------------------------
+
+
+@bp.get("/handovers")
+@roles_required(*STAFF)
+def handovers():
+    return _table_page("handovers", "stats/handovers.html", "stats/_handovers_table.html")
+
+
+@bp.get("/rules")
+@roles_required(*STAFF)
+def rules():
+    return _table_page("rules", "stats/rules.html", "stats/_rules_table.html")
+
+
+def _table_page(name: str, template: str, partial: str):
+    filters, errors, values = _filters()
+    session = get_session()
+    context = {"filters": filters, "errors": errors, "error_title": bool(errors), "values": values,
+               "choices": _choices(), "number": _number, "percent": _percent, "query": _query}
+    if name == "handovers":
+        pairs = stats.handover_pairs(session, filters)
+        total = stats.HandoverFigures()
+        for f in pairs.values():
+            total.add_values(f.values)
+        context.update(pairs=pairs, total=total)
+    else:
+        context["rules"] = stats.misrouting_by_rule(session, filters)
+    chosen = partial if _wants_partial("table-results") else template
+    return _vary(Response(render_template(chosen, **context)))
+
+
+EXPORTS = ("periods", "regions", "services", "distribution", "handovers", "rules", "backlog", "stuck")
+
+
 # --- CSV export of the dashboard's tables ----------------------------------------------------------------
 
 
@@ -399,6 +434,8 @@ def retire_target(target_id: int):
 def export(table: str):
     filters, _errors, _values = _filters()
     session = get_session()
+    if table not in EXPORTS:
+        abort(404)
     board = stats.dashboard(session, filters, scope=stats.drill_scope(current_user))
     names = _choices()["names"]
 
@@ -424,10 +461,11 @@ def export(table: str):
         header = ["working_days_to_acceptance", "cases"]
     elif table == "handovers":
         data = [[names.get(a, a), names.get(b, b), f.sent, f.accepted, f.summary.median, f.summary.p90]
-                for (a, b), f in board.handovers.items()]
+                for (a, b), f in stats.handover_pairs(session, filters).items()]
         header = ["from", "to", "sent", "accepted", "median_wd", "p90_wd"]
     elif table == "rules":
-        data = [[r, v, n, k, round(100 * k / n, 1) if n else ""] for r, v, n, k in board.rules]
+        data = [[r, v, n, k, round(100 * k / n, 1) if n else ""]
+                for r, v, n, k in stats.misrouting_by_rule(session, filters)]
         header = ["rule", "rule_set_version", "cases", "rejected_by_first", "percent"]
     elif table == "backlog":
         data = [[_bucket_label(i), n] for i, n in enumerate(board.backlog_hist)]

@@ -65,7 +65,7 @@ def test_coordinator_filters_to_a_region_and_drills_down(live_server, page, seed
     assert_accessible(page)
 
 
-@pytest.mark.parametrize("path", ["/stats/benchmark", "/stats/targets", "/results"])
+@pytest.mark.parametrize("path", ["/stats/benchmark", "/stats/targets", "/stats/handovers", "/stats/rules", "/results"])
 @pytest.mark.parametrize("language", ["da", "en"])
 def test_statistics_pages_pass_axe(live_server, page, seeded, path, language):
     log_in(page, live_server, seeded["coordinator_id"])

@@ -123,3 +123,21 @@ def test_outbox_rows_whose_jobs_redis_lost_are_relayed_again(app, session):
     run_worker(app)
     session.expire_all()
     assert session.get(type(request), request.id).status == RequestStatus.ROUTED
+
+
+def test_a_finished_job_whose_commit_was_lost_is_relayed_again(app, session):
+    # Jobs commit without waiting for the WAL flush on PostgreSQL; a database crash can
+    # lose that commit while rq says "finished". The outbox row then is not done.
+    request, _ = file_request(session)
+    redis = get_redis(app)
+    relay(session, redis)
+    run_worker(app, ("default",))
+    row = session.scalar(select(OutboxMessage).where(OutboxMessage.job == "portal.jobs.route_request"))
+    session.refresh(row)
+    assert row.status == OutboxStatus.DONE
+    row.status = OutboxStatus.ENQUEUED  # as if the job's commit had been lost
+    session.commit()
+    assert requeue_lost(session, redis, older_than=timedelta(0)) == 1
+    session.refresh(row)
+    assert row.status == OutboxStatus.PENDING
+    assert requeue_lost(session, redis, older_than=timedelta(0)) == 0

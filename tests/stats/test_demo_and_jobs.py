@@ -81,3 +81,19 @@ def test_cli_refresh_and_generate(app, runner, session):
     result = runner.invoke(args=["stats", "refresh", "--full"])
     assert result.exit_code == 0, result.output
     assert "statistics refreshed: 30 requests" in result.output
+
+
+def test_a_big_load_rebuilds_the_indexes_it_dropped(session, monkeypatch):
+    from sqlalchemy import inspect
+
+    from portal.stats import demo
+
+    def indexes():
+        inspector = inspect(session.connection())
+        return {t: sorted(i["name"] for i in inspector.get_indexes(t)) for t in ("requests", "cases", "case_events")}
+
+    before = indexes()
+    monkeypatch.setattr(demo, "BIG", 10)
+    generate_history(session, 20, years=0.2, seed=2, now=NOW)
+    assert indexes() == before
+    assert "ix_case_events_case_id" in before["case_events"]

@@ -90,11 +90,13 @@ def test_dashboard_figures_from_the_daily_aggregates(session, history):
     assert set(board.by_region) == {None, "region-1083"}
     assert board.by_region[None].cases == 1  # A ended at Udbetaling Danmark (state)
     # Handover time per pair of authorities.
-    assert {pair: (f.accepted, f.summary.median) for pair, f in board.handovers.items()} == {
+    assert (board.handovers_total.sent, board.handovers_total.summary.median) == (2, 2)
+    pairs = stats.handover_pairs(session, stats.Filters())
+    assert {pair: (f.accepted, f.summary.median) for pair, f in pairs.items()} == {
         (h.M461, h.M101): (1, 2), (h.M101, h.UDK): (1, 2),
     }
     # Misrouting per rule and rule-set version, worst first.
-    assert board.rules == [("discharge", 1, 2, 1), ("home-care", 1, 2, 1), ("cash-benefit", 1, 1, 0), ("home-care", 2, 1, 0)]
+    assert stats.misrouting_by_rule(session, stats.Filters()) == [("discharge", 1, 2, 1), ("home-care", 1, 2, 1), ("cash-benefit", 1, 1, 0), ("home-care", 2, 1, 0)]
     # Backlog and ageing: D, E1, E2 open, 8 working days old on the 12th.
     assert (board.backlog.count, board.backlog.median, board.backlog.p90) == (3, 8, 8)
     assert [c["case_id"] for c in board.stuck] == [history[4].id]

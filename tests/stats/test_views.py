@@ -190,6 +190,15 @@ def test_metrics_for_loopback_or_token_only(client, app, session):
     assert client.get("/metrics", headers={"Authorization": "Bearer s3cret"}).status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/stats/handovers", "/stats/rules"])
+def test_handover_and_rule_pages(client, login, coordinator, history, path):
+    login(coordinator)
+    html = client.get(path).get_data(as_text=True)
+    assert "<table>" in html and ("Odense" in html or "home-care" in html)
+    partial = client.get(path + "?region=region-1083", headers={"HX-Request": "true", "HX-Target": "table-results"})
+    assert "<html" not in partial.get_data(as_text=True) and "HX-Request" in partial.headers["Vary"]
+
+
 def test_benchmark_filters_answer_htmx_with_the_table_only(client, login, coordinator, history):
     login(coordinator)
     response = client.get("/stats/benchmark?measure=target_share&region=region-1083",

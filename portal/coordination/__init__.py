@@ -1,0 +1,1 @@
+"""Coordinated assessments: the offer, consent and the proposed plan."""
