@@ -50,6 +50,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         "SECRET_KEY": secret or secrets.token_hex(32),
         "DATABASE_URL": env.get("DATABASE_URL") or None,
         "REDIS_URL": env.get("REDIS_URL") or None,
+        # Sessions and rate limits; unset means the same Redis as the queue.
+        "SESSION_REDIS_URL": env.get("SESSION_REDIS_URL") or None,
         "INSTANCE_PATH": env.get("INDGANG_INSTANCE_PATH") or None,
         "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000"),
         # OIDC providers as JSON: [{"name": ..., "issuer": ..., "client_id": ...}, ...]

@@ -82,12 +82,36 @@ def get_redis(app: Flask | None = None) -> redis.Redis:
     return client
 
 
+def session_redis_url(app: Flask | None = None) -> str:
+    """The Redis for web state (sessions, rate limits): ``SESSION_REDIS_URL`` if set,
+    else the app's Redis. A separate one keeps citizens logged in and filing while
+    the queue's Redis is down: filing needs only the database."""
+    app = app or current_app
+    return app.config.get("SESSION_REDIS_URL") or redis_url(app)
+
+
+def session_redis(app: Flask | None = None) -> redis.Redis:
+    """A client of the web-state Redis (see ``session_redis_url``)."""
+    app = app or current_app
+    if not app.config.get("SESSION_REDIS_URL"):
+        return get_redis(app)
+    client = app.extensions.get("session_redis_client")
+    if client is None:
+        client = redis.Redis.from_url(
+            app.config["SESSION_REDIS_URL"], socket_timeout=5, socket_connect_timeout=2,
+            health_check_interval=30,
+        )
+        app.extensions["session_redis_client"] = client
+    return client
+
+
 def close(app: Flask) -> None:
     """Disconnect our pool and stop an embedded server (tests and CLI exit)."""
-    client = app.extensions.get("redis_client")
-    if client is not None:
-        client.connection_pool.disconnect()
-        app.extensions["redis_client"] = None
+    for name in ("redis_client", "session_redis_client"):
+        client = app.extensions.get(name)
+        if client is not None:
+            client.connection_pool.disconnect()
+            app.extensions[name] = None
     embedded = app.extensions.get("embedded_redis")
     if embedded is not None:
         embedded.stop()

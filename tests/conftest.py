@@ -187,6 +187,20 @@ def app(app_config, _shared_engine):
     outer = connection.begin()
     app = create_app(app_config)
     app.extensions["db"].bind_to(connection)
+
+    def _fresh_request_globals():
+        # The ``session`` fixture keeps an app context open, and Flask reuses it for
+        # every test-client request, so ``g`` would carry the logged-in user and the
+        # CSRF token from one request to the next. In production each request has
+        # a fresh ``g``; clear it here (the shared database session stays).
+        from flask import g
+
+        for name in list(g):
+            if name != "db_session":
+                g.pop(name)
+
+    # First of all hooks, so the app's own hooks (correlation id) fill a clean ``g``.
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_request_globals)
     yield app
     redis_conn.close(app)
     outer.rollback()

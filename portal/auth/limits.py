@@ -20,9 +20,9 @@ LIMITED_VIEWS = {
 
 
 def _storage_uri(app: Flask) -> str:
-    from portal.redis_conn import redis_url
+    from portal.redis_conn import session_redis_url
 
-    url = redis_url(app)
+    url = session_redis_url(app)
     if url.startswith("unix://"):
         return "redis+unix://" + url.removeprefix("unix://")
     return url

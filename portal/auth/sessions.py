@@ -63,9 +63,9 @@ class RedisSessionInterface(SessionInterface):
     """Flask session interface storing session data in the app's Redis."""
 
     def _redis(self, app):
-        from portal.redis_conn import get_redis
+        from portal.redis_conn import session_redis
 
-        return get_redis(app)
+        return session_redis(app)
 
     def _key(self, app, sid: str) -> str:
         return app.config["SESSION_KEY_PREFIX"] + sid
@@ -146,16 +146,16 @@ def USER_INDEX_KEY(app: Flask, user_id) -> str:  # noqa: N802 - reads like a con
 
 def _unindex(app: Flask, user_id, sid: str) -> None:
     if user_id:
-        from portal.redis_conn import get_redis
+        from portal.redis_conn import session_redis
 
-        get_redis(app).srem(USER_INDEX_KEY(app, user_id), sid)
+        session_redis(app).srem(USER_INDEX_KEY(app, user_id), sid)
 
 
 def end_all_sessions(app: Flask, user_id: int) -> int:
     """Delete every stored session of one user; returns how many there were."""
-    from portal.redis_conn import get_redis
+    from portal.redis_conn import session_redis
 
-    r = get_redis(app)
+    r = session_redis(app)
     key = USER_INDEX_KEY(app, user_id)
     sids = [s.decode() if isinstance(s, bytes) else s for s in r.smembers(key)]
     if sids:

@@ -23,7 +23,7 @@ def _storage_uri(app: Flask) -> str:
     """The app's Redis. With the embedded development Redis (no ``REDIS_URL``) the
     counts stay in memory: starting that server here would start it at app creation,
     for every command and test app."""
-    url = app.config.get("REDIS_URL")
+    url = app.config.get("SESSION_REDIS_URL") or app.config.get("REDIS_URL")
     if not url:
         return "memory://"
     return "redis+unix://" + url.removeprefix("unix://") if url.startswith("unix://") else url
@@ -35,13 +35,13 @@ def init_app(app: Flask) -> None:
     if not app.config.get("RATELIMIT_ENABLED", True):
         return
     app.config.setdefault("RATELIMIT_STORAGE_URI", _storage_uri(app))
-    if app.config.get("REDIS_URL"):
-        from portal.redis_conn import get_redis
+    if app.config.get("SESSION_REDIS_URL") or app.config.get("REDIS_URL"):
+        from portal.redis_conn import session_redis
 
         # Share the app's connection pool, so closing the app's Redis client closes
         # the limiter's connections too (an embedded Redis stops only when the last
         # client is gone). No connection is made here.
-        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"connection_pool": get_redis(app).connection_pool})
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"connection_pool": session_redis(app).connection_pool})
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "indgang-limits")
     limiter = Limiter(key_func=_per_citizen, default_limits=[], strategy="fixed-window")
     limiter.init_app(app)

@@ -119,3 +119,16 @@ def assert_accessible(page) -> None:
     """Fail with a readable list if axe-core finds WCAG 2.1 A/AA violations."""
     violations = axe_violations(page)
     assert violations == [], f"axe-core violations on {page.url}: {violations}"
+
+
+def session_cookie(live_server: LiveServer, user_id: int) -> dict:
+    """The session cookie a successful login would set for ``user_id``, for Playwright's
+    ``context.add_cookies`` (the OIDC login itself is tested in test_login_browser.py).
+
+    Made through the app's own session interface, whatever it stores sessions in.
+    """
+    client = live_server.app.test_client()
+    with client.session_transaction() as sess:
+        sess["user_id"] = user_id
+    cookie = client.get_cookie(live_server.app.config["SESSION_COOKIE_NAME"])
+    return {"name": cookie.key, "value": cookie.value, "url": live_server.url}

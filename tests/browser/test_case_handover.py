@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal.models import Case, Handover
 from portal.services import cases
-from tests.browser.conftest import assert_accessible
+from tests.browser.conftest import assert_accessible, session_cookie
 from tests.factories import make_citizen, make_request, make_staff
 
 pytestmark = pytest.mark.browser
@@ -20,11 +20,8 @@ pytestmark = pytest.mark.browser
 def signed_in_page(browser, live_server, user_id: int, locale: str = "da-DK"):
     """A browser page whose session cookie logs ``user_id`` in (as the login area does
     after a successful identity-provider login)."""
-    app = live_server.app
-    serializer = app.session_interface.get_signing_serializer(app)
     context = browser.new_context(locale=locale)
-    context.add_cookies([{"name": app.config["SESSION_COOKIE_NAME"], "value": serializer.dumps({"user_id": user_id}),
-                          "url": live_server.url}])
+    context.add_cookies([session_cookie(live_server, user_id)])
     return context.new_page()
 
 
@@ -112,11 +109,8 @@ def test_reject_to_udbetaling_danmark_accept_there_and_the_citizen_sees_it(brows
 
 def test_case_pages_work_without_javascript(browser, live_server, misrouted):
     ids = misrouted
-    app = live_server.app
-    serializer = app.session_interface.get_signing_serializer(app)
     context = browser.new_context(locale="da-DK", java_script_enabled=False)
-    context.add_cookies([{"name": app.config["SESSION_COOKIE_NAME"], "value": serializer.dumps({"user_id": ids["odense"]}),
-                          "url": live_server.url}])
+    context.add_cookies([session_cookie(live_server, ids["odense"])])
     page = context.new_page()
     page.goto(live_server.url + "/cases/")
     page.get_by_label("Status").select_option("pending")

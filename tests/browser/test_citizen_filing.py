@@ -10,7 +10,7 @@ import re
 import pytest
 
 from portal.models import Request, RequestStatus, Role, User
-from tests.browser.conftest import assert_accessible
+from tests.browser.conftest import assert_accessible, session_cookie
 
 pytestmark = pytest.mark.browser
 
@@ -47,11 +47,7 @@ def _demo_citizen(live) -> int:
 
 def _log_in(live, page, user_id: int) -> None:
     """Give the browser a logged-in session cookie (the OIDC login is tested elsewhere)."""
-    client = live.app.test_client()
-    with client.session_transaction() as sess:
-        sess["user_id"] = user_id
-    cookie = client.get_cookie(live.app.config["SESSION_COOKIE_NAME"])
-    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live.url}])
+    page.context.add_cookies([session_cookie(live, user_id)])
 
 
 def _file_home_care(live, page, tmp_path, language: str, check_axe: bool) -> str:

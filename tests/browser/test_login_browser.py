@@ -31,7 +31,7 @@ def test_citizen_logs_in_lands_on_overview_logs_out_and_old_cookie_is_dead(
         page.wait_for_url(stack.portal.url + "/mine")
 
         assert urlparse(page.url).path == "/mine"
-        assert page.locator("h1").inner_text() == "Mit overblik"
+        assert page.locator("h1").inner_text() == "Min oversigt"
         assert "Karen Holm Jensen" in page.content()
         assert_accessible(page)
         cookie = next(c for c in context.cookies() if c["name"] == "indgang_session")

@@ -8,7 +8,7 @@ import pytest
 from portal.models import Role
 from portal.services import stats
 from tests import factories
-from tests.browser.conftest import assert_accessible
+from tests.browser.conftest import assert_accessible, session_cookie
 from tests.stats import history as h
 from tests.stats.test_stats_service import insert_history
 
@@ -34,9 +34,7 @@ def seeded(live_server):
 
 def log_in(page, live_server, user_id: int) -> None:
     """Give the browser the signed session cookie a login would have set."""
-    app = live_server.app
-    value = app.session_interface.get_signing_serializer(app).dumps({"user_id": user_id})
-    page.context.add_cookies([{"name": app.config["SESSION_COOKIE_NAME"], "value": value, "url": live_server.url}])
+    page.context.add_cookies([session_cookie(live_server, user_id)])
 
 
 @pytest.mark.parametrize("language", ["da", "en"])
@@ -94,5 +92,6 @@ def test_target_form_error_state_passes_axe(live_server, page, seeded):
     page.goto(live_server.url + "/stats/targets")
     page.get_by_role("button", name="Gem målet").click()
     assert page.title().startswith("Fejl:")
-    assert page.evaluate("document.activeElement.className") == "error-summary"
+    # Focus moves once the deferred script has run after DOMContentLoaded.
+    page.wait_for_function("document.activeElement.classList.contains('error-summary')", timeout=5000)
     assert_accessible(page)

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 CASE_ARGS = ("case_id",)
 CITIZEN_BLUEPRINTS = ("citizen", "main", "auth", "health", "static")
+CITIZEN_AREA = "/mine/"
 # The API authenticates with bearer tokens, not a session: walk it separately, with
 # ``skip_blueprints=()`` and the token in ``headers``.
 SESSION_LESS_BLUEPRINTS = ("api",)
@@ -53,6 +54,9 @@ def staff_case_rules(app, skip_blueprints=SESSION_LESS_BLUEPRINTS) -> list:
     for rule in app.url_map.iter_rules():
         blueprint = rule.endpoint.split(".", 1)[0] if "." in rule.endpoint else ""
         if blueprint in CITIZEN_BLUEPRINTS or blueprint in skip_blueprints:
+            continue
+        # The citizen's own area lives under /mine; staff are refused there by role.
+        if rule.rule.startswith(CITIZEN_AREA):
             continue
         if any(arg in rule.arguments for arg in CASE_ARGS):
             rules.append(rule)
