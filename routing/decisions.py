@@ -42,6 +42,7 @@ import yaml
 from routing import conditions as cond
 from routing.rules import (
     RuleSetError,
+    _date_field,
     _line_of,
     _Loader,
     _parse_fields,
@@ -233,8 +234,8 @@ def parse_decision_rules(text: str, source: str = "<decision rules>",
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         fail(_line_of(doc, "version"), None, "'version' must be a positive integer")
         version = 0
-    valid_from = _date(doc, "valid_from", fail, required=True)
-    valid_to = _date(doc, "valid_to", fail, required=False)
+    valid_from = _date_field(doc, "valid_from", fail, required=True)
+    valid_to = _date_field(doc, "valid_to", fail, required=False)
     if valid_from and valid_to and valid_to <= valid_from:
         fail(_line_of(doc, "valid_to"), None, "'valid_to' must be after 'valid_from'")
     fields = _parse_fields(doc.get("fields") or {}, doc, fail)
@@ -297,21 +298,6 @@ def _text(doc, key, rule_id, fail) -> Text | None:
         fail(_line_of(doc, key), rule_id, f"'{key}' needs a text in Danish and English ({{da: ..., en: ...}})")
         return None
     return Text(value["da"].strip(), value["en"].strip())
-
-
-def _date(doc, key, fail, required) -> date | None:
-    value = doc.get(key)
-    if value is None:
-        if required:
-            fail(_line_of(doc, key), None, f"'{key}' is required (a date, YYYY-MM-DD)")
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        fail(_line_of(doc, key), None, f"wrong type: '{key}' must be a date (YYYY-MM-DD)")
-        return None
 
 
 # --- the shipped library --------------------------------------------------------------
