@@ -1,4 +1,4 @@
-"""Rate limits for login and logout, counted in the app's Redis.
+"""Rate limits for login and logout (storage: ``portal.ratelimit``).
 
 One ``Limiter`` per app (Flask-Limiter keeps its storage on the instance), applied
 to the auth views after they are registered.
@@ -10,6 +10,8 @@ from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from portal.ratelimit import configure_storage
+
 # endpoint -> (setting, shared scope): starting a login and its callback share a budget.
 LIMITED_VIEWS = {
     "auth.login": ("AUTH_LOGIN_RATE_LIMIT", "auth-login"),
@@ -19,26 +21,13 @@ LIMITED_VIEWS = {
 }
 
 
-def _storage_uri(app: Flask) -> str:
-    from portal.redis_conn import session_redis_url
-
-    url = session_redis_url(app)
-    if url.startswith("unix://"):
-        return "redis+unix://" + url.removeprefix("unix://")
-    return url
-
-
 def init_app(app: Flask) -> None:
     """Limit the auth views; call after the auth blueprint is registered."""
     app.config.setdefault("AUTH_LOGIN_RATE_LIMIT", "30 per minute")
     app.config.setdefault("AUTH_LOGOUT_RATE_LIMIT", "20 per minute")
     app.config.setdefault("AUTH_BACKCHANNEL_RATE_LIMIT", "120 per minute")
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", "indgang-limits")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    if app.config.get("RATELIMIT_ENABLED", True):
-        app.config.setdefault("RATELIMIT_STORAGE_URI", _storage_uri(app))
-    else:
-        app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    configure_storage(app)
     limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
     limiter.init_app(app)
     for endpoint, (setting, scope) in LIMITED_VIEWS.items():
