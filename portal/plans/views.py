@@ -275,6 +275,14 @@ def _staff_view(plan_id: int, action: str):
     return view
 
 
+def _goal_or_404(view, goal_id: int):
+    """The plan's goal with ``goal_id``; a goal of another plan is as missing as none."""
+    goal = next((g for g in view.plan.goals if g.id == goal_id), None)
+    if goal is None:
+        abort(404)
+    return goal
+
+
 @bp.route("/<int:plan_id>/goals/new", methods=["GET", "POST"])
 @login_required
 def new_goal(plan_id: int):
@@ -310,9 +318,7 @@ def edit_goal(plan_id: int, goal_id: int):
             flash(_("The goal has been saved."), "success")
             return redirect(url_for("plans.show", plan_id=plan_id, _anchor=f"goal-{goal_id}"), code=303)
     view = _staff_view(plan_id, "plan.goal_form")
-    goal = next((g for g in view.plan.goals if g.id == goal_id), None)
-    if goal is None:
-        abort(404)
+    goal = _goal_or_404(view, goal_id)
     if request.method == "GET" or conflict is not None:
         form = {"title": goal.title, "measure": goal.measure, "baseline": _number(goal.baseline),
                 "target_value": _number(goal.target_value), "due_on": goal.due_on.isoformat(),
@@ -340,9 +346,7 @@ def measurement(plan_id: int, goal_id: int):
             flash(_("The measurement has been recorded."), "success")
             return redirect(url_for("plans.show", plan_id=plan_id, _anchor=f"goal-{goal_id}"), code=303)
     view = _staff_view(plan_id, "plan.measurement_form")
-    goal = next((g for g in view.plan.goals if g.id == goal_id), None)
-    if goal is None:
-        abort(404)
+    goal = _goal_or_404(view, goal_id)
     status = 409 if conflict else 400 if errors else 200
     return render_template("plans/measurement_form.html", view=view, goal=goal, form=form, errors=errors,
                            conflict=conflict, error_title=bool(errors or conflict), today=date.today()), status
@@ -362,9 +366,7 @@ def new_action(plan_id: int, goal_id: int):
             flash(_("The action has been added."), "success")
             return redirect(url_for("plans.show", plan_id=plan_id, _anchor=f"goal-{goal_id}"), code=303)
     view = _staff_view(plan_id, "plan.action_form")
-    goal = next((g for g in view.plan.goals if g.id == goal_id), None)
-    if goal is None:
-        abort(404)
+    goal = _goal_or_404(view, goal_id)
     return render_template("plans/action_form.html", view=view, goal=goal, action=None, form=form,
                            errors=errors, conflict=None, statuses=list(ActionStatus),
                            error_title=bool(errors)), (400 if errors else 200)
