@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
+
+from tests.support.net import free_port
 
 
 class Inbox:
@@ -19,12 +19,6 @@ class Inbox:
 
         self.messages.append(message_from_bytes(envelope.content, policy=default))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -25,8 +25,9 @@ from portal.models import (
     Role,
 )
 from portal.services.outbox import relay
-from tests.cases.processes import Processes, RedisServer, file_request, wait_for
+from tests.cases.processes import Processes, RedisServer, file_request
 from tests.factories import make_citizen, make_staff
+from tests.support.net import wait_for
 
 POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
 # The issue asks for 1,000 filings on PostgreSQL; SQLite serialises writers, so the

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,13 +10,9 @@ from pathlib import Path
 
 import requests
 
+from tests.support.net import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(tmp_path, redis_url, **extra) -> dict:
@@ -34,7 +29,7 @@ def _env(tmp_path, redis_url, **extra) -> dict:
 
 
 def test_indgang_idp_serves_discovery_for_the_portal(tmp_path, redis_url):
-    port = _free_port()
+    port = free_port()
     env = _env(tmp_path, redis_url, INDGANG_ENV="development")
     proc = subprocess.Popen([sys.executable, "-m", "portal.cli", "idp", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -65,7 +60,7 @@ def test_indgang_idp_serves_discovery_for_the_portal(tmp_path, redis_url):
 def test_indgang_idp_refuses_in_production(tmp_path, redis_url):
     env = _env(tmp_path, redis_url, INDGANG_ENV="production", SECRET_KEY="k" * 32)
     result = subprocess.run([sys.executable, "-m", "portal.cli", "idp", "--port",
-                             str(_free_port())], cwd=ROOT, env=env, capture_output=True,
+                             str(free_port())], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode != 0
     assert "production" in (result.stdout + result.stderr)

