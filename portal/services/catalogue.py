@@ -287,6 +287,7 @@ def sync_service_types(session: Session, path: Path | None = None) -> int:
     Commits. Raises ``CatalogueError`` for a bad file (and changes nothing).
     """
     services = load_catalogue_file(path)
+    session.info.pop(_READ_VERSIONS, None)
     existing = {(r.slug, r.version): r for r in session.scalars(select(ServiceType))}
     by_slug: dict[str, list[dict]] = {}
     for item in services:
@@ -317,6 +318,10 @@ def sync_service_types(session: Session, path: Path | None = None) -> int:
 
 # --- reading back -------------------------------------------------------------------
 
+# Key in ``Session.info``: the definitions (slug, version) -> ServiceDefinition | None
+# that session has read.
+_READ_VERSIONS = "catalogue.versions"
+
 
 def services_on(session: Session, day: date | None = None) -> list[ServiceDefinition]:
     """The version of every service type valid on ``day`` (today by default), by name."""
@@ -341,8 +346,13 @@ def get_service(
     if not isinstance(slug, str) or slug not in SERVICE_TYPES:
         return None
     if version is not None:
-        row = session.scalar(select(ServiceType).where(ServiceType.slug == slug, ServiceType.version == version))
-        return definition_from_dict(row.definition) if row else None
+        # Read once per session: a filing asks for its version several times (view,
+        # checks, routing preview). ``sync_service_types`` forgets what a session read.
+        read = session.info.setdefault(_READ_VERSIONS, {})
+        if (slug, version) not in read:
+            row = session.scalar(select(ServiceType).where(ServiceType.slug == slug, ServiceType.version == version))
+            read[slug, version] = definition_from_dict(row.definition) if row else None
+        return read[slug, version]
     return next((s for s in services_on(session, day) if s.slug == slug), None)
 
 

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.models import Request, RequestStatus, RoutingRecord, User
 from portal.models.base import utcnow
@@ -337,10 +338,12 @@ def preview_routing(session: Session, request: Request, citizen: User, *, day: d
     a preview computed now (routing is pure and fast). The expected answer date counts
     the deciding authority's service target from the filing day (working days skip
     weekends and Danish holidays); without a route, the catalogue's own target."""
-    definition = definition_of(session, request)
     day = request.filed_on or day or danish_today()
     decision, is_record = None, False
-    record = session.scalar(select(RoutingRecord).where(RoutingRecord.request_id == request.id))
+    # Only the worker routes, and only filed requests: a draft has no record to read.
+    record = None
+    if request.status != RequestStatus.DRAFT:
+        record = session.scalar(select(RoutingRecord).where(RoutingRecord.request_id == request.id))
     if record is not None:
         try:
             decision, is_record = RoutingDecision.from_dict(record.decision), True
@@ -357,6 +360,7 @@ def preview_routing(session: Session, request: Request, citizen: User, *, day: d
         deciding = decision.deciding
         expected = add_days(day, deciding.target_days, deciding.day_kind)
     else:
+        definition = definition_of(session, request)
         expected = add_days(day, definition.target_days, definition.target_day_kind)
     return RoutingPreview(decision, expected, is_record, list(decision.assignments) if decision else [])
 
@@ -367,6 +371,10 @@ def preview_routing(session: Session, request: Request, citizen: User, *, day: d
 def reference_for(request: Request) -> str:
     """The citizen-facing reference, like IG-2026-000123."""
     return f"IG-{request.filed_on.year}-{request.id:06d}"
+
+
+def _form_expired() -> FilingRefused:
+    return FilingRefused({"form": _("The form had expired. Check your answers and send again.")})
 
 
 def file_request(
@@ -392,7 +400,7 @@ def file_request(
     if request.status != RequestStatus.DRAFT:
         return request
     if not idempotency_key or len(idempotency_key) > 64:
-        raise FilingRefused({"form": _("The form had expired. Check your answers and send again.")})
+        raise _form_expired()
     if posted_service_type != request.service_type_slug:
         raise FilingRefused({"form": _("The form did not match your request. Nothing was sent; please try again.")})
     definition = definition_of(session, request)
@@ -410,26 +418,23 @@ def file_request(
     if (confirmed_authority_id or "") != preview.deciding_authority_id:
         raise FilingRefused({"form": _("Where your request goes has changed. Check your answers again and send.")})
 
-    def expired() -> FilingRefused:
-        return FilingRefused({"form": _("The form had expired. Check your answers and send again.")})
-
-    if session.scalar(select(Request.id).where(Request.idempotency_key == idempotency_key)):
-        raise expired()  # the key belongs to another request
     now = utcnow()
+    filed = {
+        "status": RequestStatus.FILED,
+        "filed_at": now,
+        "filed_on": today,
+        "updated_at": now,
+        "municipality_code": citizen.municipality_code,
+        "idempotency_key": idempotency_key,
+        "reference": f"IG-{today.year}-{request.id:06d}",
+    }
     try:
-        # A conditional update: of two submits racing, exactly one finds the draft.
+        # A conditional update: of two submits racing, exactly one finds the draft. A
+        # key that belongs to another request breaks the unique index: IntegrityError.
         result = session.execute(
             update(Request)
             .where(Request.id == request.id, Request.status == RequestStatus.DRAFT)
-            .values(
-                status=RequestStatus.FILED,
-                filed_at=now,
-                filed_on=today,
-                updated_at=now,
-                municipality_code=citizen.municipality_code,
-                idempotency_key=idempotency_key,
-                reference=f"IG-{today.year}-{request.id:06d}",
-            )
+            .values(filed)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
@@ -443,10 +448,12 @@ def file_request(
         outbox.add_job(session, jobs.route_request, request_id=request.id)
         session.commit()
     except IntegrityError:
-        # The idempotency key was taken meanwhile: nothing was filed.
+        # The idempotency key belongs to another request: nothing was filed.
         session.rollback()
-        raise expired()
-    session.refresh(request)
+        raise _form_expired() from None
+    # The row now holds exactly these values: no need to read it back.
+    for key, value in filed.items():
+        set_committed_value(request, key, value)
     return request
 
 
