@@ -336,6 +336,15 @@ def services_on(session: Session, day: date | None = None) -> list[ServiceDefini
     return [definition_from_dict(r.definition) for r in latest.values()]
 
 
+def remember_version(session: Session, slug: str, version: int, stored: dict | None) -> None:
+    """Keep the stored definition of version ``version`` of ``slug`` (``None``: no such
+    row), read by the caller along with something else, for ``get_service`` in this
+    session."""
+    read = session.info.setdefault(_READ_VERSIONS, {})
+    if (slug, version) not in read:
+        read[slug, version] = definition_from_dict(stored) if stored else None
+
+
 def get_service(
     session: Session, slug: str, *, version: int | None = None, day: date | None = None
 ) -> ServiceDefinition | None:
@@ -348,11 +357,12 @@ def get_service(
     if version is not None:
         # Read once per session: a filing asks for its version several times (view,
         # checks, routing preview). ``sync_service_types`` forgets what a session read.
-        read = session.info.setdefault(_READ_VERSIONS, {})
+        read = session.info.get(_READ_VERSIONS, {})
         if (slug, version) not in read:
-            row = session.scalar(select(ServiceType).where(ServiceType.slug == slug, ServiceType.version == version))
-            read[slug, version] = definition_from_dict(row.definition) if row else None
-        return read[slug, version]
+            stored = session.scalar(
+                select(ServiceType.definition).where(ServiceType.slug == slug, ServiceType.version == version))
+            remember_version(session, slug, version, stored)
+        return session.info[_READ_VERSIONS][slug, version]
     return next((s for s in services_on(session, day) if s.slug == slug), None)
 
 

@@ -16,15 +16,15 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from portal.models import Request, RequestStatus, RoutingRecord, User
+from portal.models import Request, RequestStatus, RoutingRecord, ServiceType, User
 from portal.models.base import utcnow
 from portal.services import audit, outbox
-from portal.services.catalogue import Question, ServiceDefinition, Step, get_service, text_in
+from portal.services.catalogue import Question, ServiceDefinition, Step, get_service, remember_version, text_in
 from portal.services.deadlines import add_days
 from portal.services.deadlines import danish_today as _danish_today
 from routing.decision import RoutingDecision
@@ -234,10 +234,20 @@ def start_draft(session: Session, citizen: User, slug: str, *, locale: str = "da
 
 
 def own_request(session: Session, citizen: User, request_id: int) -> Request:
-    """The citizen's own request; raises ``RequestNotFound`` for anyone else's."""
-    request = session.get(Request, request_id)
-    if request is None or request.citizen_id != citizen.id:
+    """The citizen's own request; raises ``RequestNotFound`` for anyone else's.
+
+    Its service definition comes in the same query (``definition_of`` then needs none).
+    """
+    found = session.execute(
+        select(Request, ServiceType.definition)
+        .outerjoin(ServiceType, and_(ServiceType.slug == Request.service_type_slug,
+                                     ServiceType.version == Request.service_type_version))
+        .where(Request.id == request_id)
+    ).first()
+    if found is None or found[0].citizen_id != citizen.id:
         raise RequestNotFound(request_id)
+    request, stored = found
+    remember_version(session, request.service_type_slug, request.service_type_version, stored)
     return request
 
 
@@ -428,14 +438,13 @@ def file_request(
         "idempotency_key": idempotency_key,
         "reference": f"IG-{today.year}-{request.id:06d}",
     }
+    rows = Request.__table__.c
     try:
         # A conditional update: of two submits racing, exactly one finds the draft. A
         # key that belongs to another request breaks the unique index: IntegrityError.
+        # (On the table, not the class: the object is brought up to date below.)
         result = session.execute(
-            update(Request)
-            .where(Request.id == request.id, Request.status == RequestStatus.DRAFT)
-            .values(filed)
-            .execution_options(synchronize_session=False)
+            update(Request.__table__).where(rows.id == request.id, rows.status == RequestStatus.DRAFT).values(filed)
         )
         if result.rowcount != 1:
             session.rollback()
