@@ -48,7 +48,7 @@ def init_app(app: Flask) -> None:
     def _headers(response: Response) -> Response:
         h = response.headers
         # One pass over the headers the view set (every response pays for this hook).
-        present = {name.lower() for name in h.keys()}
+        present = {name.lower() for name, _value in h.items()}
         defaults = DEFAULT_HEADERS if request.path.startswith("/static/") else PAGE_HEADERS
         h.extend([(name, value) for lower, name, value in defaults if lower not in present])
         if "correlation_id" in g:

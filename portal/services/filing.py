@@ -24,7 +24,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 from portal.models import Request, RequestStatus, RoutingRecord, ServiceType, User
 from portal.models.base import utcnow
 from portal.services import audit, outbox
-from portal.services.catalogue import Question, ServiceDefinition, Step, get_service, remember_version, text_in
+from portal.services.catalogue import (
+    Question,
+    ServiceDefinition,
+    Step,
+    get_service,
+    remember_version,
+    text_in,
+)
 from portal.services.deadlines import add_days
 from portal.services.deadlines import danish_today as _danish_today
 from routing.decision import RoutingDecision
