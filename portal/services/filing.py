@@ -457,11 +457,12 @@ def file_request(
             session.rollback()
             session.refresh(request)
             return request
-        audit.record(
+        # Both rows are inserted at once, with no ORM objects: the commit has nothing to flush.
+        audit.insert(
             session, actor=citizen, action="request.filed", request_id=request.id, subject_id=citizen.id,
             details={"service_type": request.service_type_slug, "version": request.service_type_version},
         )
-        outbox.add_job(session, jobs.route_request, request_id=request.id)
+        outbox.insert_job(session, jobs.route_request, request_id=request.id)
         session.commit()
     except IntegrityError:
         # The idempotency key belongs to another request: nothing was filed.
