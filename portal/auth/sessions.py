@@ -132,7 +132,8 @@ class RedisSessionInterface(SessionInterface):
             r.sadd(key, session.sid)
             r.expire(key, int(lifetime))
         r.execute()
-        if session.new or session.old_sids or session.modified:
+        # The cookie holds only the id and has no expiry: send it when the id is new.
+        if session.new or session.old_sids:
             response.set_cookie(
                 name, session.sid, domain=domain, path=path,
                 httponly=True,  # always: no script reads the session id
