@@ -7,26 +7,12 @@ from sqlalchemy.orm import Session
 from portal.models import AuditEntry, AuditOutcome, User
 
 
-def record(
-    session: Session,
-    *,
-    actor: User | None,
-    action: str,
-    outcome: AuditOutcome = AuditOutcome.ALLOW,
-    case_id: int | None = None,
-    request_id: int | None = None,
-    subject_id: int | None = None,
-    correlation_id: str | None = None,
-    details: dict | None = None,
-) -> AuditEntry:
+def record(session: Session, **fields) -> AuditEntry:
     """Add an audit row to ``session`` (the caller commits it with the change).
 
-    The correlation id defaults to the current HTTP request's, so a row can be found
-    from the id shown on an error page. ``details`` must never hold tokens or CPR
-    numbers.
+    Takes ``row``'s keyword arguments.
     """
-    entry = AuditEntry(**_row(actor=actor, action=action, outcome=outcome, case_id=case_id, request_id=request_id,
-                              subject_id=subject_id, correlation_id=correlation_id, details=details))
+    entry = AuditEntry(**row(**fields))
     session.add(entry)
     return entry
 
@@ -34,11 +20,11 @@ def record(
 def insert(session: Session, **fields) -> None:
     """``record`` for hot paths: the row is inserted at once, in the caller's
     transaction, and no ``AuditEntry`` is made (no ORM flush, no id read back).
-    Takes ``record``'s keyword arguments."""
-    session.execute(AuditEntry.__table__.insert(), _row(**fields))
+    Takes ``row``'s keyword arguments."""
+    session.execute(AuditEntry.__table__.insert(), row(**fields))
 
 
-def _row(
+def row(
     *,
     actor: User | None,
     action: str,
@@ -49,7 +35,12 @@ def _row(
     correlation_id: str | None = None,
     details: dict | None = None,
 ) -> dict:
-    # ``at`` is left to the column's default, in both ways of writing the row.
+    """The column values of an audit row (``at`` is the column's default).
+
+    The correlation id defaults to the current HTTP request's, so a row can be found
+    from the id shown on an error page. ``details`` must never hold tokens or CPR
+    numbers.
+    """
     return {
         "actor_id": actor.id if actor else None,
         "actor_authority_id": actor.authority_id if actor else None,
