@@ -99,6 +99,7 @@ class Setup:
         from flask import session as flask_session
         from flask_wtf.csrf import generate_csrf
 
+        from portal.auth import start_session
         from portal.db import open_session
         from portal.models import Role, User
         from portal.services import filing
@@ -113,12 +114,15 @@ class Setup:
                 people.append(user)
             session.commit()
             logins = {}
-            serializer = self.app.session_interface.get_signing_serializer(self.app)
             for user in people:
+                # Logged in as the login view does it: a server-side session in Redis
+                # (start_session), saved by the app's own session interface.
                 with self.app.test_request_context():
-                    flask_session["user_id"] = user.id
+                    start_session(user)
                     token = generate_csrf()
-                    logins[user.id] = (serializer.dumps(dict(flask_session)), token)
+                    stored = flask_session._get_current_object()
+                    self.app.session_interface.save_session(self.app, stored, self.app.response_class())
+                    logins[user.id] = (stored.sid, token)
             authority = None
             for i in range(n):
                 user = people[i % len(people)]

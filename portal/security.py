@@ -21,6 +21,22 @@ CSP = "; ".join(
 )
 
 
+# Headers every response gets unless the view set its own: (lower-case name, name, value).
+DEFAULT_HEADERS = tuple(
+    (name.lower(), name, value)
+    for name, value in (
+        ("Content-Security-Policy", CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    )
+)
+# Pages hold personal data: never cache them in shared caches (static files may be).
+PAGE_HEADERS = (*DEFAULT_HEADERS, ("cache-control", "Cache-Control", "no-store"))
+
+
 class NulCharacter(BadRequest):
     """Text with a NUL character: no one types one, and PostgreSQL cannot store it."""
 
@@ -51,15 +67,10 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _headers(response: Response) -> Response:
         h = response.headers
-        h.setdefault("Content-Security-Policy", CSP)
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("Referrer-Policy", "same-origin")
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        # One pass over the headers the view set (every response pays for this hook).
+        present = {name.lower() for name, _value in h.items()}
+        defaults = DEFAULT_HEADERS if request.path.startswith("/static/") else PAGE_HEADERS
+        h.extend([(name, value) for lower, name, value in defaults if lower not in present])
         if "correlation_id" in g:
             h["X-Correlation-ID"] = g.correlation_id
-        # Pages hold personal data: never cache them in shared caches.
-        if not request.path.startswith("/static/"):
-            h.setdefault("Cache-Control", "no-store")
         return response

@@ -233,6 +233,24 @@ def live_database_url(_databases):
     return _databases()
 
 
+@pytest.fixture
+def sql_statements(_shared_engine):
+    """The SQL statements the test's code runs, in order (transaction control left
+    out): a list the test may read and clear."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+    control = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT", "PRAGMA")
+
+    def _record(_conn, _cursor, statement, _parameters, _context, _executemany):
+        if not statement.lstrip().upper().startswith(control):
+            seen.append(statement)
+
+    event.listen(_shared_engine, "before_cursor_execute", _record)
+    yield seen
+    event.remove(_shared_engine, "before_cursor_execute", _record)
+
+
 # --- logging in -------------------------------------------------------------------------
 
 

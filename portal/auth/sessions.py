@@ -101,14 +101,17 @@ class RedisSessionInterface(SessionInterface):
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
-        r = self._redis(app)
+        # Every command goes in one pipeline: one round trip to Redis per response.
+        r = self._redis(app).pipeline(transaction=False)
         for old in session.old_sids:
             r.delete(self._key(app, old))
-            _unindex(app, session.get("user_id"), old)
+            if session.get("user_id"):
+                r.srem(USER_INDEX_KEY(app, session["user_id"]), old)
         if not session:
             # Empty: nothing worth keeping. Forget it and the cookie, if there was one.
             if not session.new:
                 r.delete(self._key(app, session.sid))
+            r.execute()
             if not session.new or session.old_sids:
                 response.delete_cookie(name, domain=domain, path=path,
                                        secure=self.get_cookie_secure(app),
@@ -128,7 +131,9 @@ class RedisSessionInterface(SessionInterface):
             key = USER_INDEX_KEY(app, session["user_id"])
             r.sadd(key, session.sid)
             r.expire(key, int(lifetime))
-        if session.new or session.old_sids or session.modified:
+        r.execute()
+        # The cookie holds only the id and has no expiry: send it when the id is new.
+        if session.new or session.old_sids:
             response.set_cookie(
                 name, session.sid, domain=domain, path=path,
                 httponly=True,  # always: no script reads the session id

@@ -266,12 +266,22 @@ def _login_answers(user: User, session) -> list[tuple[str, str]]:
     ]
 
 
+def _missing_attachments(req, definition) -> list:
+    """The required attachment kinds the draft lacks (its files are read only when
+    the service requires some)."""
+    required = [k for k in definition.attachments if k.required]
+    if not required:
+        return []
+    have = {a.kind for a in req.attachments}
+    return [k for k in required if k.id not in have]
+
+
 def _check_page(req, definition, errors=None, status=200):
     session = get_session()
     today = filing.danish_today()
     incomplete = filing.incomplete_steps(definition, req.answers or {}, today)
     preview = filing.preview_routing(session, req, current_user, day=today)
-    missing_attachments = [k for k in definition.attachments if k.required and k.id not in {a.kind for a in req.attachments}]
+    missing_attachments = _missing_attachments(req, definition)
     errors = dict(errors or {})
     for step_ in incomplete:
         errors.setdefault(step_.id, _("Answer this question: %(question)s", question=step_.heading(_locale())))
@@ -308,14 +318,13 @@ def submit(request_id: int):
     if req.status != RequestStatus.DRAFT:
         return redirect(url_for("citizen.receipt", request_id=req.id), code=303)
     definition = filing.definition_of(get_session(), req)
-    have = {a.kind for a in req.attachments}
     try:
         filing.file_request(
             get_session(), current_user, req,
             idempotency_key=request.form.get("idempotency_key", ""),
             confirmed_authority_id=request.form.get("authority_id"),
             posted_service_type=request.form.get("service_type"),
-            required_attachments_missing=[k.id for k in definition.attachments if k.required and k.id not in have],
+            required_attachments_missing=[k.id for k in _missing_attachments(req, definition)],
         )
     except filing.FilingRefused as refused:
         return _check_page(req, definition, errors=refused.errors, status=400)

@@ -287,6 +287,7 @@ def sync_service_types(session: Session, path: Path | None = None) -> int:
     Commits. Raises ``CatalogueError`` for a bad file (and changes nothing).
     """
     services = load_catalogue_file(path)
+    session.info.pop(_READ_VERSIONS, None)
     existing = {(r.slug, r.version): r for r in session.scalars(select(ServiceType))}
     by_slug: dict[str, list[dict]] = {}
     for item in services:
@@ -317,6 +318,10 @@ def sync_service_types(session: Session, path: Path | None = None) -> int:
 
 # --- reading back -------------------------------------------------------------------
 
+# Key in ``Session.info``: the definitions (slug, version) -> ServiceDefinition | None
+# that session has read.
+_READ_VERSIONS = "catalogue.versions"
+
 
 def services_on(session: Session, day: date | None = None) -> list[ServiceDefinition]:
     """The version of every service type valid on ``day`` (today by default), by name."""
@@ -331,6 +336,15 @@ def services_on(session: Session, day: date | None = None) -> list[ServiceDefini
     return [definition_from_dict(r.definition) for r in latest.values()]
 
 
+def remember_version(session: Session, slug: str, version: int, stored: dict | None) -> None:
+    """Keep the stored definition of version ``version`` of ``slug`` (``None``: no such
+    row), read by the caller along with something else, for ``get_service`` in this
+    session."""
+    read = session.info.setdefault(_READ_VERSIONS, {})
+    if (slug, version) not in read:
+        read[slug, version] = definition_from_dict(stored) if stored else None
+
+
 def get_service(
     session: Session, slug: str, *, version: int | None = None, day: date | None = None
 ) -> ServiceDefinition | None:
@@ -341,8 +355,14 @@ def get_service(
     if not isinstance(slug, str) or slug not in SERVICE_TYPES:
         return None
     if version is not None:
-        row = session.scalar(select(ServiceType).where(ServiceType.slug == slug, ServiceType.version == version))
-        return definition_from_dict(row.definition) if row else None
+        # Read once per session: a filing asks for its version several times (view,
+        # checks, routing preview). ``sync_service_types`` forgets what a session read.
+        read = session.info.get(_READ_VERSIONS, {})
+        if (slug, version) not in read:
+            stored = session.scalar(
+                select(ServiceType.definition).where(ServiceType.slug == slug, ServiceType.version == version))
+            remember_version(session, slug, version, stored)
+        return session.info[_READ_VERSIONS][slug, version]
     return next((s for s in services_on(session, day) if s.slug == slug), None)
 
 

@@ -201,7 +201,7 @@ def test_a_nul_character_in_a_form_is_refused_with_a_message_and_changes_nothing
         answer = client.post(f"/cases/{case.id}/message", data=data)
         assert answer.status_code == 400
         assert "kontroltegn" in answer.get_data(as_text=True)
-    assert client.get(f"/cases/?status=pending\x00").status_code == 400
+    assert client.get("/cases/?status=pending\x00").status_code == 400
     assert session.scalar(select(func.count()).select_from(Message).where(Message.case_id == case.id)) == 0
     assert audit_count(session, case_id=case.id) == before
 

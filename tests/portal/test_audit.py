@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DatabaseError
 
 from portal.models import AuditEntry, AuditOutcome
@@ -49,3 +49,25 @@ def test_database_refuses_bulk_changes_to_audit_rows(session, statement):
         session.execute(statement)
     session.rollback()
     assert session.execute(text("SELECT count(*) FROM audit_log WHERE action = 'x'")).scalar() == 1
+
+
+def test_insert_writes_the_same_row_as_record(app, session):
+    worker = make_staff(session, authority_id="municipality-751")
+    fields = {"actor": worker, "action": "case.view", "case_id": 7, "details": {"why": "test"}}
+    with app.test_request_context():
+        from flask import g
+
+        g.correlation_id = "corr-1234"
+        recorded = audit.record(session, **fields)
+        audit.insert(session, **fields)
+    session.commit()
+    rows = session.scalars(select(AuditEntry).where(AuditEntry.action == "case.view").order_by(AuditEntry.id)).all()
+    assert [r.id for r in rows][0] == recorded.id and len(rows) == 2
+
+    def columns(row):
+        return {c: getattr(row, c) for c in ("actor_id", "actor_authority_id", "actor_role", "outcome", "case_id",
+                                             "request_id", "subject_id", "correlation_id", "details")}
+
+    assert columns(rows[0]) == columns(rows[1])
+    assert rows[1].correlation_id == "corr-1234" and rows[1].outcome == AuditOutcome.ALLOW
+    assert rows[1].at.tzinfo is not None

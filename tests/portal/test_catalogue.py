@@ -68,6 +68,34 @@ def test_a_new_version_closes_the_old_one_and_old_requests_keep_their_version(se
     assert catalogue.get_service(session, "home-care", version=1).valid_to == date(2027, 1, 1)
 
 
+def test_a_session_reads_a_version_once_and_sees_what_a_sync_changes(session, tmp_path, sql_statements):
+    first = catalogue.get_service(session, "home-care", version=1)
+    sql_statements.clear()
+    assert catalogue.get_service(session, "home-care", version=1) is first
+    assert sql_statements == []
+
+    def reword(doc):
+        service = next(s for s in doc["services"] if s["slug"] == "home-care")
+        service["name"] = {"da": "Hjemmehjælp og praktisk hjælp", "en": "Home care and practical help"}
+
+    catalogue.sync_service_types(session, _write_catalogue(tmp_path, reword))
+    assert catalogue.get_service(session, "home-care", version=1).name("da") == "Hjemmehjælp og praktisk hjælp"
+
+
+def test_the_next_session_sees_a_changed_version(app, session, tmp_path):
+    from portal.db import open_session
+
+    with open_session(app) as earlier:
+        assert catalogue.get_service(earlier, "tax-question", version=1).name("en") != "Ask about tax"
+
+    def reword(doc):
+        next(s for s in doc["services"] if s["slug"] == "tax-question")["name"]["en"] = "Ask about tax"
+
+    catalogue.sync_service_types(session, _write_catalogue(tmp_path, reword))
+    with open_session(app) as fresh:
+        assert catalogue.get_service(fresh, "tax-question", version=1).name("en") == "Ask about tax"
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [

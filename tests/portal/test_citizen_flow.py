@@ -106,6 +106,21 @@ def test_citizen_files_home_care_and_sees_it_on_the_overview(client, session, lo
     assert "<html" not in partial
 
 
+def test_the_filing_post_reads_and_writes_each_row_once(client, session, login, sql_statements):
+    login(make_citizen(session))
+    request_id, token = _start(client)
+    _fill(client, request_id, token)
+    _html, fields = _check_form(client, request_id)
+    session.expunge_all()  # as in production, the POST starts with an empty session
+    session.info.clear()
+    sql_statements.clear()
+    assert client.post(f"/ansoegninger/{request_id}/send", data=fields).status_code == 303
+    done = [re.match(r"(SELECT\s.*?\sFROM|UPDATE|INSERT INTO)\s+(\w+)", s.strip(), re.S)[2] for s in sql_statements]
+    # The user; the request with its service definition; the rule set in force; then
+    # the request, its audit row and its outbox row. No attachments (none required).
+    assert done == ["users", "requests", "rule_sets", "requests", "audit_log", "outbox"]
+
+
 def test_double_submit_files_once(client, session, login):
     login(make_citizen(session))
     request_id, token = _start(client)

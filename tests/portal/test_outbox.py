@@ -124,3 +124,16 @@ def test_with_redis_down_the_rows_wait_and_move_when_it_returns(session, tmp_pat
         down.connection_pool.disconnect()
         server.terminate()
         server.wait(10)
+
+
+def test_insert_job_writes_the_same_row_as_add_job(session):
+    from portal.services import outbox
+
+    added = add_job(session, jobs.route_request, request_id=41)
+    outbox.insert_job(session, jobs.route_request, request_id=41)
+    session.commit()
+    rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [r.id for r in rows][0] == added.id and len(rows) == 2
+    assert {(r.job, r.queue, r.timeout, r.status, r.attempts, str(r.args)) for r in rows} == {
+        ("portal.jobs.route_request", added.queue, added.timeout, OutboxStatus.PENDING, 0, "{'request_id': 41}")}
+    assert rows[1].created_at is not None
