@@ -288,6 +288,8 @@ class InboxPage:
     services: list[str] = field(default_factory=list)
     staff: list[User] = field(default_factory=list)
     page_size: int = 50
+    # Ids of the cases shown with a reply from the citizen nobody here has opened yet.
+    unread_replies: set[int] = field(default_factory=set)
 
 
 def _require_staff(user: User | None) -> User:
@@ -330,10 +332,15 @@ def inbox(session: Session, user: User, filters: InboxFilters) -> InboxPage:
         .where(Case.authority_id == user.authority_id).distinct()
     ))
     staff = caseworkers_of(session, user.authority_id)
+    unread = set(session.scalars(
+        select(Message.case_id).where(Message.case_id.in_([c.id for c in cases]), Message.to_citizen.is_(False),
+                                      Message.read_at.is_(None)).distinct()
+    )) if cases else set()
     audit.record(session, actor=user, action="case.list",
                  details={"filters": {k: v for k, v in vars(filters).items() if v}, "shown": len(cases)})
     session.commit()
-    return InboxPage(cases=cases, total=total, filters=filters, services=services, staff=staff)
+    return InboxPage(cases=cases, total=total, filters=filters, services=services, staff=staff,
+                     unread_replies=unread)
 
 
 def _case_for(session: Session, user: User, case_id: int, action: str) -> Case:
@@ -373,6 +380,11 @@ def view_case(session: Session, user: User, case_id: int) -> CaseView:
     """
     case = _case_for(session, user, case_id, "case.view")
     view = _load_view(session, case)
+    # Opening the case is reading the citizen's replies (the inbox stops marking it).
+    now = utcnow()
+    for message in view.messages:
+        if not message.to_citizen and message.read_at is None:
+            message.read_at = now
     audit.record(session, actor=user, action="case.view", case_id=case.id, request_id=case.request_id,
                  subject_id=case.request.citizen_id)
     session.commit()

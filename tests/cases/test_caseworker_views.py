@@ -227,3 +227,23 @@ def test_an_api_clients_service_user_is_not_offered_or_accepted_as_assignee(clie
     assert refused.status_code == 422 and "Vælg en sagsbehandler" in refused.get_data(as_text=True)
     session.refresh(case)
     assert case.assignee_id == worker.id  # accepting took the case; the refused change left it so
+
+
+def test_the_inbox_marks_a_case_with_an_unread_reply_until_someone_opens_it(client, session, login):
+    from portal.services.overview import reply_to_case
+
+    case = routed(session)
+    other = routed(session)
+    worker = make_staff(session)
+    session.commit()
+    assert reply_to_case(session, case.request.citizen, case, "Her er lægeerklæringen.", "reply-inbox") == {}
+    login(worker)
+
+    def marked():
+        html = client.get("/cases/", headers={"HX-Request": "true"}).get_data(as_text=True)
+        rows = {ref: row for row in html.split("<tr>")[2:] for ref in (case.reference, other.reference) if ref in row}
+        return {ref for ref, row in rows.items() if "Nyt svar" in row}
+
+    assert marked() == {case.reference}
+    assert client.get(f"/cases/{case.id}").status_code == 200
+    assert marked() == set()
