@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 ENVIRONMENTS = ("development", "test", "production")
+AUDIT_RETENTION_FLOOR_DAYS = 180
 
 
 class ConfigError(RuntimeError):
@@ -42,6 +43,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         missing = [k for k in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL") if not env.get(k)]
         if missing:
             raise ConfigError(f"production needs {', '.join(missing)}")
+    audit_days = int(env.get("AUDIT_RETENTION_DAYS", str(5 * 365)))
+    if audit_days < AUDIT_RETENTION_FLOOR_DAYS:
+        raise ConfigError(f"AUDIT_RETENTION_DAYS must be at least {AUDIT_RETENTION_FLOOR_DAYS}")
     providers = env.get("OIDC_PROVIDERS")
     return {
         "INDGANG_ENV": mode,
@@ -82,6 +86,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         "FILING_RATE_LIMIT": env.get("FILING_RATE_LIMIT", "5 per minute;30 per day"),
         "UPLOAD_MAX_FILES": int(env.get("UPLOAD_MAX_FILES", "10")),
         "RETENTION_DAYS": int(env.get("RETENTION_DAYS", str(5 * 365))),
+        # Audit rows older than this are deleted by the retention job (the database
+        # refuses a cutoff younger than the floor: migration audit_1).
+        "AUDIT_RETENTION_DAYS": audit_days,
         # The relay's upkeep (periodic jobs, recovering jobs Redis lost) runs this often;
         # an outbox row whose job is gone from Redis this long is relayed again.
         "UPKEEP_INTERVAL": float(env.get("UPKEEP_INTERVAL", "15")),

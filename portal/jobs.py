@@ -67,8 +67,11 @@ def watch_deadlines(session) -> dict:
 
 
 @job(queue="low", timeout=1800)
-def retention(session) -> int:
-    """Anonymise closed cases past RETENTION_DAYS."""
-    from portal.services import cases
+def retention(session) -> dict:
+    """Anonymise closed cases past RETENTION_DAYS; delete audit rows past
+    AUDIT_RETENTION_DAYS."""
+    from portal.services import audit, cases
 
-    return cases.anonymise_closed_cases(session, int(current_app.config["RETENTION_DAYS"]))
+    config = current_app.config
+    return {"anonymised": cases.anonymise_closed_cases(session, int(config["RETENTION_DAYS"])),
+            "audit_rows_deleted": audit.delete_expired(session, int(config["AUDIT_RETENTION_DAYS"]))}

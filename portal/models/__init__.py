@@ -12,7 +12,7 @@ from portal.models.api import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from portal.models.audit import AuditEntry, AuditOutcome
+from portal.models.audit import AuditEntry, AuditOutcome, AuditRetention
 from portal.models.base import Base
 from portal.models.cases import Case, CaseEvent, CaseStatus, EventKind, Handover, Message
 from portal.models.feedback import (
@@ -39,6 +39,7 @@ __all__ = [
     "Attachment",
     "AuditEntry",
     "AuditOutcome",
+    "AuditRetention",
     "Authority",
     "AuthorityKind",
     "Base",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, String, event
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.models.base import Base, utcnow
@@ -36,6 +36,21 @@ class AuditEntry(Base):
     subject_id: Mapped[int | None] = mapped_column(index=True)  # the citizen whose data it is
     correlation_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict] = mapped_column(default=dict)
+
+
+class AuditRetention(Base):
+    """The one row saying before when audit rows may be deleted (retention).
+
+    The database itself refuses to delete a younger audit row, to move this date
+    back, or to set it less than 180 days ago (migration ``audit_1``); only the
+    retention job moves it, to ``AUDIT_RETENTION_DAYS`` ago.
+    """
+
+    __tablename__ = "audit_retention"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delete_before: Mapped[datetime]
 
 
 class AuditLogIsAppendOnly(RuntimeError):

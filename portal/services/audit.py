@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from portal.models import AuditEntry, AuditOutcome, User
+from portal.models import AuditEntry, AuditOutcome, AuditRetention, User
+from portal.models.base import utcnow
 
 
 def record(session: Session, **fields) -> AuditEntry:
@@ -59,3 +63,19 @@ def _current_correlation_id() -> str | None:
     from flask import g, has_request_context
 
     return g.get("correlation_id") if has_request_context() else None
+
+
+def delete_expired(session: Session, retention_days: int, now: datetime | None = None) -> int:
+    """Delete audit rows older than ``retention_days`` (the retention job). Moves the
+    database's cutoff first, which the database allows only forwards and never to less
+    than 180 days ago; records a ``retention.audit_deleted`` row. Commits. Returns how
+    many rows went."""
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    session.execute(update(AuditRetention).where(AuditRetention.delete_before < cutoff)
+                    .values(delete_before=cutoff))
+    deleted = session.execute(delete(AuditEntry).where(AuditEntry.at < cutoff)).rowcount
+    if deleted:
+        record(session, actor=None, action="retention.audit_deleted",
+               details={"before": cutoff.isoformat(), "rows": deleted})
+    session.commit()
+    return deleted

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DatabaseError
 
 from portal.models import AuditEntry, AuditOutcome
@@ -71,3 +71,79 @@ def test_insert_writes_the_same_row_as_record(app, session):
     assert columns(rows[0]) == columns(rows[1])
     assert rows[1].correlation_id == "corr-1234" and rows[1].outcome == AuditOutcome.ALLOW
     assert rows[1].at.tzinfo is not None
+
+
+def _aged(session, action: str, days: int):
+    from datetime import timedelta
+
+    from portal.models.base import utcnow
+
+    session.add(AuditEntry(action=action, at=utcnow() - timedelta(days=days), details={}))
+
+
+def _actions(session) -> set[str]:
+    return set(session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("aged.%"))))
+
+
+def test_retention_deletes_only_audit_rows_past_the_retention_period(app, session):
+    from portal import jobs
+
+    for days in (6 * 365, 4 * 365, 0):
+        _aged(session, f"aged.{days}", days)
+    session.commit()
+    with app.app_context():
+        first = jobs.retention()
+    assert first["audit_rows_deleted"] >= 1
+    assert _actions(session) == {f"aged.{4 * 365}", "aged.0"}
+    note = session.scalars(select(AuditEntry).where(AuditEntry.action == "retention.audit_deleted")).one()
+    assert note.details["rows"] == first["audit_rows_deleted"]
+    with app.app_context():
+        assert jobs.retention()["audit_rows_deleted"] == 0  # a second run finds nothing
+    assert session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "retention.audit_deleted")) == 1
+
+
+def test_the_database_keeps_rows_younger_than_its_cutoff_whatever_the_application_asks(session):
+    _aged(session, "aged.old", 3 * 365)
+    _aged(session, "aged.young", 10)
+    session.commit()
+    assert audit.delete_expired(session, 2 * 365) == 1
+    with pytest.raises(DatabaseError, match="append-only"):
+        session.execute(delete(AuditEntry).where(AuditEntry.action == "aged.young"))
+    session.rollback()
+    assert _actions(session) == {"aged.young"}
+
+
+@pytest.mark.parametrize("days_ago", [10, 179])
+def test_the_database_refuses_a_cutoff_younger_than_180_days(session, days_ago):
+    from datetime import timedelta
+
+    from portal.models import AuditRetention
+    from portal.models.base import utcnow
+
+    with pytest.raises(DatabaseError, match="cutoff"):
+        session.execute(update(AuditRetention).values(delete_before=utcnow() - timedelta(days=days_ago)))
+    session.rollback()
+
+
+def test_the_database_refuses_to_move_the_cutoff_back_or_drop_it(session):
+    from datetime import timedelta
+
+    from portal.models import AuditRetention
+    from portal.models.base import utcnow
+
+    audit.delete_expired(session, 365)
+    with pytest.raises(DatabaseError, match="cutoff|cannot be deleted"):
+        session.execute(update(AuditRetention).values(delete_before=utcnow() - timedelta(days=2 * 365)))
+    session.rollback()
+    with pytest.raises(DatabaseError, match="cutoff|cannot be deleted"):
+        session.execute(delete(AuditRetention))
+    session.rollback()
+
+
+def test_an_audit_retention_below_the_floor_is_refused_at_start():
+    from portal.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="AUDIT_RETENTION_DAYS"):
+        load_config({"AUDIT_RETENTION_DAYS": "30"})
+    assert load_config({"AUDIT_RETENTION_DAYS": "180"})["AUDIT_RETENTION_DAYS"] == 180
