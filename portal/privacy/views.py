@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, current_app, render_template
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -41,7 +41,8 @@ def _labels():
 @citizen_only
 def access():
     log = privacy.access_log(get_session(), current_user)
-    return render_template("privacy/access.html", log=log)
+    years = current_app.config["AUDIT_RETENTION_DAYS"] // 365
+    return render_template("privacy/access.html", log=log, kept_years=years)
 
 
 @bp.get("/data")

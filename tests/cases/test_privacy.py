@@ -29,6 +29,7 @@ def test_who_has_seen_my_data_lists_the_authorities(client, session, login):
     html = client.get("/mine/privacy/").get_data(as_text=True)
     assert "Odense" in html
     assert case.reference in html
+    assert "Loggen gemmes i 5 år." in html  # AUDIT_RETENTION_DAYS, said where the log is read
 
 
 def test_someone_elses_access_log_is_not_shown(client, session, login):
