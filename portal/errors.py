@@ -17,7 +17,10 @@ def init_app(app: Flask) -> None:
             from portal.api.problems import from_http_exception
 
             return from_http_exception(exc)
-        return render_template("error.html", code=exc.code, name=exc.name), exc.code
+        from portal.security import NulCharacter
+
+        nul = isinstance(exc, NulCharacter)
+        return render_template("error.html", code=exc.code, name=exc.name, nul=nul), exc.code
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -13,7 +13,6 @@ import functools
 from collections.abc import Callable
 
 from flask import current_app
-from sqlalchemy import text
 
 from portal.db import open_session
 from portal.services import outbox
@@ -26,21 +25,8 @@ def job(queue: str = "default", timeout: int = 180) -> Callable[[Callable], Call
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
         def run(*, outbox_id: int | None = None, **kwargs):
-            with open_session(current_app) as session:
-                if session.get_bind().dialect.name == "postgresql":
-                    # The job's first commit does not wait for the WAL flush (a 4 ms
-                    # fsync here). Safe because the outbox row is marked done in that
-                    # same transaction: if a database crash loses the commit, the row is
-                    # not done while rq says the job finished, and the relay's upkeep
-                    # runs the (idempotent) job again (scheduler.requeue_lost).
-                    session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-                # Marked first so that the job's own commit carries it: one commit a job.
-                outbox.mark_done(session, outbox_id)
-                result = func(session, **kwargs)
-                # If the job rolled back (nothing to do), record it as done now.
-                outbox.mark_done(session, outbox_id)
-                session.commit()
-                return result
+            with open_session(current_app) as session, outbox.marking_done(session, outbox_id):
+                return func(session, **kwargs)
 
         run.job_spec = JobSpec(name=f"{func.__module__}.{func.__name__}", queue=queue, timeout=timeout)
         return run
@@ -57,21 +43,19 @@ def ping(session, *, note: str = "") -> str:
 @job(queue="default", timeout=60)
 def route_request(session, *, request_id: int) -> list[int]:
     """Route a filed request and open its cases (idempotent: a routed request is left)."""
-    from portal.services import cases, coordination, decisions
+    from portal.services import cases
 
-    opened = [case.id for case in cases.route_request(session, request_id)]
-    # Decide at once where the rules allow, and spot complex needs early (each idempotent).
-    decisions.decide_at_once(session, request_id)
-    coordination.offer_if_complex(session, request_id)
-    return opened
+    # One transaction: cases, instant decision where the rules allow, coordination offer.
+    return [case.id for case in cases.route_request(session, request_id)]
 
 
 @job(queue="default", timeout=60)
-def notify(session, *, notification_id: int) -> bool:
-    """Send one notification by e-mail, once (a sent one is not sent again)."""
+def notify(session, *, key: str | None = None, notification_id: int | None = None) -> bool:
+    """Send one notification (named by its unique key; rows queued before keys were
+    used name its id) by e-mail, once (a sent one is not sent again)."""
     from portal.services.notifications import send_notification
 
-    return send_notification(session, notification_id)
+    return send_notification(session, notification_id, key=key)
 
 
 @job(queue="low", timeout=600)

@@ -1,13 +1,35 @@
-"""Where Flask-Limiter counts: one storage setting for every limiter of an app.
+"""Rate limits: one Flask-Limiter ``Limiter`` per app, counting in one place.
 
-The login views and the citizen's filing views each have a ``Limiter`` (Flask-Limiter
-keeps its limits on the instance); both read the storage from the app's config, which
-``configure_storage`` sets once, whichever area registers first.
+Each area limits its own views with ``limit_views`` when its blueprint is registered
+(login and logout per address, filing per citizen); the first call makes the app's
+limiter. Limits are read from the config at request time.
 """
 
 from __future__ import annotations
 
-from flask import Flask
+from collections.abc import Callable
+
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+
+def limit_views(app: Flask, views: dict[str, tuple[str, str]], key_func: Callable[[], str] | None = None) -> None:
+    """Limit each endpoint in ``views`` (endpoint -> (config setting holding the limit,
+    shared scope)); endpoints with the same scope share one budget. ``key_func`` says
+    whose budget it is (default: the client's address)."""
+    limiter = app.extensions.get("indgang_limiter")
+    if limiter is None:
+        configure_storage(app)
+        limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
+        limiter.init_app(app)
+        app.extensions["indgang_limiter"] = limiter
+    for endpoint, (setting, scope) in views.items():
+        def limit(setting=setting) -> str:
+            return current_app.config[setting]
+
+        decorate = limiter.shared_limit(limit, scope=scope, key_func=key_func)
+        app.view_functions[endpoint] = decorate(app.view_functions[endpoint])
 
 
 def configure_storage(app: Flask) -> None:

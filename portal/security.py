@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import BadRequest
 
 CSP = "; ".join(
     [
@@ -36,6 +37,16 @@ DEFAULT_HEADERS = tuple(
 PAGE_HEADERS = (*DEFAULT_HEADERS, ("cache-control", "Cache-Control", "no-store"))
 
 
+class NulCharacter(BadRequest):
+    """Text with a NUL character: no one types one, and PostgreSQL cannot store it."""
+
+
+def has_nul(values) -> bool:
+    """Does any key or value of a MultiDict hold a NUL character?"""
+    return any("\x00" in key or "\x00" in value for key, value in values.items(multi=True)
+               if isinstance(value, str))
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def _correlation_id() -> None:
@@ -43,6 +54,15 @@ def init_app(app: Flask) -> None:
         incoming = request.headers.get("X-Correlation-ID", "")
         ok = 8 <= len(incoming) <= 64 and incoming.replace("-", "").isalnum()
         g.correlation_id = incoming if ok else secrets.token_hex(8)
+
+    @app.before_request
+    def _refuse_nul() -> None:
+        # Refused at the door, before anything is read or written (the API answers in
+        # its own problem format, checked in its own blueprint).
+        if request.path.startswith("/api/"):
+            return
+        if "\x00" in request.path or has_nul(request.args) or (request.method == "POST" and has_nul(request.form)):
+            raise NulCharacter()
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -28,6 +28,7 @@ from portal.models import (
     RuleSet,
     RuleSetStatus,
 )
+from portal.security import has_nul
 from portal.services import api_clients, webhooks
 from portal.services import cases as case_services
 
@@ -53,10 +54,8 @@ def _limit_input() -> None:
     # API bodies are small JSON documents: refuse big ones early (413 problem).
     request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
     # PostgreSQL text cannot hold NUL; refuse it in the path and query at the door.
-    fields = list(request.args.items(multi=True))
-    if request.mimetype == "application/x-www-form-urlencoded":
-        fields += list(request.form.items(multi=True))
-    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in fields):
+    form = request.mimetype == "application/x-www-form-urlencoded" and has_nul(request.form)
+    if "\x00" in request.path or has_nul(request.args) or form:
         raise ApiProblem(400, "The request contains a NUL character.", slug="bad-parameter", title="Bad parameter")
 
 

@@ -39,6 +39,7 @@ DEFAULT_CLAIMS = {
     "authority": "authority",
     "name": "name",
     "email": "email",
+    "birthdate": "birthdate",  # OpenID Connect's standard claim, YYYY-MM-DD
 }
 STAFF_ROLES = ("administrator", "coordinator", "team_lead", "caseworker")  # precedence
 KINDS = ("citizen", "staff", "mixed")

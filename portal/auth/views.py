@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import date
 from urllib.parse import urlencode
 
 from flask import (
@@ -171,7 +172,20 @@ def _identity(p: Provider, claims: dict) -> accounts.Identity:
         municipality_code=municipality if isinstance(municipality, str) and municipality else None,
         staff_role=p.map_role(claims.get(p.claim("roles"))),
         authority_id=text("authority"),
+        birth_date=birth_date(claims.get(p.claim("birthdate"))),
     )
+
+
+def birth_date(value) -> date | None:
+    """The date of a ``birthdate`` claim (YYYY-MM-DD); None when it is missing, has
+    no year (``0000-MM-DD`` is allowed by OpenID Connect) or is not a past date."""
+    if not isinstance(value, str) or len(value) != 10:
+        return None
+    try:
+        born = date.fromisoformat(value)
+    except ValueError:
+        return None
+    return born if date(1880, 1, 1) <= born <= date.today() else None
 
 
 @bp.post("/logout")

@@ -1,18 +1,17 @@
-"""Rate limits on filing, per citizen (storage: ``portal.ratelimit``).
+"""Rate limits on filing, per citizen (``portal.ratelimit``).
 
-One ``Limiter`` per app (Flask-Limiter keeps its storage on the instance), applied to
-the citizen views when the blueprint is registered. ``FILING_RATE_LIMIT`` (Flask-Limiter
-syntax) bounds both starting drafts and sending requests.
+``FILING_RATE_LIMIT`` (Flask-Limiter syntax) bounds both starting drafts and sending
+requests.
 """
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
-from flask_limiter import Limiter
+from flask import Flask, request
 
-from portal.ratelimit import configure_storage
+from portal.ratelimit import limit_views
 
-LIMITED_VIEWS = {"citizen.start": "citizen-start", "citizen.submit": "citizen-file"}
+LIMITED_VIEWS = {"citizen.start": ("FILING_RATE_LIMIT", "citizen-start"),
+                 "citizen.submit": ("FILING_RATE_LIMIT", "citizen-file")}
 
 
 def _per_citizen() -> str:
@@ -26,14 +25,4 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("FILING_RATE_LIMIT", "5 per minute;30 per day")
     if not app.config.get("RATELIMIT_ENABLED", True):
         return
-    configure_storage(app)
-    limiter = Limiter(key_func=_per_citizen, default_limits=[], strategy="fixed-window")
-    limiter.init_app(app)
-
-    def limit() -> str:
-        return current_app.config["FILING_RATE_LIMIT"]
-
-    for endpoint, scope in LIMITED_VIEWS.items():
-        decorate = limiter.shared_limit(limit, scope=scope)
-        app.view_functions[endpoint] = decorate(app.view_functions[endpoint])
-    app.extensions["citizen_limiter"] = limiter
+    limit_views(app, LIMITED_VIEWS, key_func=_per_citizen)

@@ -102,6 +102,10 @@ class CaseEvent(Base):
     visible_to_citizen: Mapped[bool] = mapped_column(default=True)
     data: Mapped[dict] = mapped_column(default=dict)
 
+    # Lets a new case and its first events be written in one flush (the case id is
+    # filled in by SQLAlchemy when the case is inserted).
+    case: Mapped[Case] = relationship()
+
 
 class Handover(Base):
     """A case sent from one authority to another, with the reason and the times."""

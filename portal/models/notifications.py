@@ -1,7 +1,7 @@
 """Notifications to citizens and staff, each sent at most once.
 
 A notification is written in the transaction of the change that causes it, with a
-``key`` unique per cause (``case-opened:<case id>``, ``deadline-warning:<case id>:<date>``);
+``key`` unique per cause (``case-opened:<case reference>``, ``deadline-warning:<case id>:<date>``);
 the ``notify`` job sends it and records ``sent_at``. Running the cause or the job twice
 therefore sends one e-mail.
 """
@@ -9,11 +9,15 @@ therefore sends one e-mail.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, utcnow
+
+if TYPE_CHECKING:
+    from portal.models.cases import Case
 
 
 class Notification(Base):
@@ -33,3 +37,6 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|skipped
+
+    # A notification about a case being opened is written in the flush that opens it.
+    case: Mapped[Case | None] = relationship()

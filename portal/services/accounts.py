@@ -43,6 +43,9 @@ class Identity:
     municipality_code: str | None
     staff_role: str | None
     authority_id: str | None
+    # From the broker's birthdate claim, when it sends one: the decision rules need the
+    # citizen's age; without it an age rule stays "unknown" and a caseworker decides.
+    birth_date: date | None = None
 
 
 def loa_level(value: str | None) -> int:
@@ -87,6 +90,8 @@ def log_in(session: Session, identity: Identity, *, min_loa: str) -> User:
     user.authority_id = authority_id
     if role is Role.CITIZEN:
         user.municipality_code = identity.municipality_code
+        if identity.birth_date is not None:
+            user.birth_date = identity.birth_date
     user.last_login_at = utcnow()
     session.flush()
     audit.record(session, actor=user, action="login", subject_id=user.id if role is Role.CITIZEN

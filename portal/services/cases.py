@@ -10,11 +10,12 @@ notification outbox rows, and commits once.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, or_, select, text
+from sqlalchemy import bindparam, exists, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -115,24 +116,35 @@ def allowed_transitions(session: Session, case: Case) -> tuple[CaseStatus, ...]:
 
 
 def route_request(session: Session, request_id: int) -> list[Case]:
-    """Route a filed request: record the decision and open one case per assignment.
+    """Route a filed request, the whole use case in one transaction: record the
+    decision, open one case per assignment (deadlines, events, the citizen's notice,
+    webhooks), decide at once where the service's decision rules allow, and offer a
+    coordinated assessment when the citizen's needs span several authorities.
 
     Idempotent: a request already routed (or unroutable) is left as it is and its
     cases are returned. An unroutable request gets status UNROUTABLE, an audit row,
     and waits for an administrator. Commits. Raises ``LookupError`` for a missing id.
     """
-    from portal.services import routing
+    from portal.services import coordination, decisions, routing
 
-    request = _lock_request(session, request_id)
-    if request is None:
+    found = _lock_request(session, request_id)
+    if found is None:
         raise LookupError(f"no request {request_id}")
+    request = found.request
     if request.status != RequestStatus.FILED:
         existing = list(session.scalars(select(Case).where(Case.request_id == request_id).order_by(Case.assignment_index)))
         session.rollback()
         return existing
+    facts = routing.facts_for(request)
+    # The lookup above found the rule set in force on the filing day (a request kept
+    # from before filing days were stored asks for it by the day its facts give).
+    if request.filed_on is not None:
+        rule_set = functools.partial(routing.in_force, session, facts.filed_on, found.in_force)
+    else:
+        rule_set = functools.partial(routing.rule_set_in_force, session, facts.filed_on)
     # The routing area's service decides, records the decision and its audit row, and
     # marks an unroutable request (visible to administrators).
-    record = routing.decide(session, request)
+    record = routing.record_decision(session, request, facts, rule_set)
     if record is None:
         session.commit()
         return []
@@ -143,7 +155,7 @@ def route_request(session: Session, request_id: int) -> list[Case]:
     for index, assignment in enumerate(decision.assignments):
         case = Case(
             reference=_case_reference(request, index),
-            request_id=request.id,
+            request=request,
             assignment_index=index,
             authority_id=assignment.authority_id,
             first_authority_id=assignment.authority_id,
@@ -154,21 +166,25 @@ def route_request(session: Session, request_id: int) -> list[Case]:
         )
         _set_deadlines(case, today, assignment.target_days, assignment.limit_days, assignment.day_kind)
         session.add(case)
-        session.flush()
         _event(session, case, EventKind.OPENED, None, {
             "authority_id": assignment.authority_id, "rule_id": assignment.rule_id,
             "rule_set_version": number,
         })
         _event(session, case, EventKind.DEADLINE_SET, None, _deadline_data(case, assignment.day_kind))
-        webhooks.emit(session, case.authority_id, "case.created", webhooks.case_data(case))
-        queue_notification(session, key=f"case-opened:{case.id}", user=request.citizen,
-                           kind="case_opened", reference=case.reference, case_id=case.id, new_cause=True)
+        queue_notification(session, key=f"case-opened:{case.reference}", user=request.citizen,
+                           kind="case_opened", reference=case.reference, case=case, new_cause=True)
         cases.append(case)
     request.status = RequestStatus.ROUTED
     audit.record(session, actor=None, action="request.routed", request_id=request.id,
                  subject_id=request.citizen_id,
                  details={"rule_set_version": decision.rule_set_version,
                           "authorities": [a.authority_id for a in decision.assignments]})
+    # One flush writes the decision, the cases and everything that hangs on them.
+    session.flush()
+    for case in cases if found.webhooks_in_use else ():
+        webhooks.emit(session, case.authority_id, "case.created", webhooks.case_data(case))
+    decisions.check_routed(session, request, cases)
+    coordination.offer_after_routing(session, request, cases)
     try:
         session.commit()
     except IntegrityError:
@@ -178,11 +194,38 @@ def route_request(session: Session, request_id: int) -> list[Case]:
     return cases
 
 
-def _lock_request(session: Session, request_id: int) -> Request | None:
-    stmt = select(Request).where(Request.id == request_id).options(joinedload(Request.citizen))
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Request)
-    return session.scalar(stmt)
+@dataclass(frozen=True)
+class _Routing:
+    """What routing a request needs, read in one round trip (see ``_lock_request``)."""
+
+    request: Request
+    in_force: tuple | None  # (id, version, published at) of the published rule set, if any
+    webhooks_in_use: bool
+
+
+def _lock_request(session: Session, request_id: int) -> _Routing | None:
+    """The request (locked on PostgreSQL) with its citizen, the published rule set in
+    force on its filing day, and whether any webhook subscription exists."""
+    row = session.execute(_lock_statement(session.get_bind().dialect.name), {"request_id": request_id}).first()
+    if row is None:
+        return None
+    request, rule_set_id, version, published_at, hooks = row
+    return _Routing(request, (rule_set_id, version, published_at) if rule_set_id is not None else None, hooks)
+
+
+@functools.cache
+def _lock_statement(dialect: str):
+    """Built once per process: building it costs more than running it."""
+    from portal.models import RuleSet as RuleSetRow
+    from portal.services.routing import in_force_on
+
+    stmt = (
+        select(Request, RuleSetRow.id, RuleSetRow.version, RuleSetRow.published_at, webhooks.in_use())
+        .outerjoin(RuleSetRow, RuleSetRow.id == in_force_on(Request.filed_on))
+        .where(Request.id == bindparam("request_id"))
+        .options(joinedload(Request.citizen))
+    )
+    return stmt.with_for_update(of=Request) if dialect == "postgresql" else stmt
 
 
 def _case_reference(request: Request, index: int) -> str:
@@ -213,7 +256,7 @@ def _deadline_data(case: Case, day_kind: str, **extra) -> dict:
 
 def _event(session: Session, case: Case, kind: EventKind, actor: User | None, data: dict,
            visible_to_citizen: bool = True) -> CaseEvent:
-    event = CaseEvent(case_id=case.id, kind=kind.value, actor_id=actor.id if actor else None,
+    event = CaseEvent(case=case, kind=kind.value, actor_id=actor.id if actor else None,
                       authority_id=case.authority_id, visible_to_citizen=visible_to_citizen, data=data)
     session.add(event)
     return event
@@ -245,6 +288,8 @@ class InboxPage:
     services: list[str] = field(default_factory=list)
     staff: list[User] = field(default_factory=list)
     page_size: int = 50
+    # Ids of the cases shown with a reply from the citizen nobody here has opened yet.
+    unread_replies: set[int] = field(default_factory=set)
 
 
 def _require_staff(user: User | None) -> User:
@@ -286,13 +331,16 @@ def inbox(session: Session, user: User, filters: InboxFilters) -> InboxPage:
         select(Request.service_type_slug).join(Case, Case.request_id == Request.id)
         .where(Case.authority_id == user.authority_id).distinct()
     ))
-    staff = list(session.scalars(
-        select(User).where(User.authority_id == user.authority_id, User.role.in_(STAFF_ROLES)).order_by(User.name)
-    ))
+    staff = caseworkers_of(session, user.authority_id)
+    unread = set(session.scalars(
+        select(Message.case_id).where(Message.case_id.in_([c.id for c in cases]), Message.to_citizen.is_(False),
+                                      Message.read_at.is_(None)).distinct()
+    )) if cases else set()
     audit.record(session, actor=user, action="case.list",
                  details={"filters": {k: v for k, v in vars(filters).items() if v}, "shown": len(cases)})
     session.commit()
-    return InboxPage(cases=cases, total=total, filters=filters, services=services, staff=staff)
+    return InboxPage(cases=cases, total=total, filters=filters, services=services, staff=staff,
+                     unread_replies=unread)
 
 
 def _case_for(session: Session, user: User, case_id: int, action: str) -> Case:
@@ -332,6 +380,11 @@ def view_case(session: Session, user: User, case_id: int) -> CaseView:
     """
     case = _case_for(session, user, case_id, "case.view")
     view = _load_view(session, case)
+    # Opening the case is reading the citizen's replies (the inbox stops marking it).
+    now = utcnow()
+    for message in view.messages:
+        if not message.to_citizen and message.read_at is None:
+            message.read_at = now
     audit.record(session, actor=user, action="case.view", case_id=case.id, request_id=case.request_id,
                  subject_id=case.request.citizen_id)
     session.commit()
@@ -345,9 +398,7 @@ def _load_view(session: Session, case: Case) -> CaseView:
     today = danish_today()
     authorities = [a for a in session.scalars(select(Authority).order_by(Authority.name_da))
                    if a.valid_on(today) and a.id != case.authority_id]
-    staff = list(session.scalars(
-        select(User).where(User.authority_id == case.authority_id, User.role.in_(STAFF_ROLES)).order_by(User.name)
-    ))
+    staff = caseworkers_of(session, case.authority_id)
     record = session.scalar(select(RoutingRecord).where(RoutingRecord.request_id == case.request_id))
     return CaseView(case=case, request=case.request, events=events, handovers=handovers, messages=messages,
                     transitions=allowed_transitions(session, case), authorities=authorities, staff=staff,
@@ -516,7 +567,7 @@ def assign(session: Session, user: User, case_id: int, *, assignee_id: int | Non
     _check_version(case, expected_version)
     if assignee_id is not None:
         assignee = session.get(User, assignee_id)
-        if assignee is None or assignee.authority_id != case.authority_id or assignee.role not in STAFF_ROLES:
+        if assignee is None or assignee not in caseworkers_of(session, case.authority_id):
             raise InvalidChange({"assignee": _l("Choose a caseworker of your authority.")})
     case.assignee_id = assignee_id
     _event(session, case, EventKind.ASSIGNED, user, {"assignee_id": assignee_id}, visible_to_citizen=False)
@@ -674,10 +725,9 @@ def watch_deadlines(session: Session, today: date | None = None, warn_days: int 
     ))
     for case in cases:
         target = case.target_due.isoformat()
-        leads = list(session.scalars(select(User).where(User.authority_id == case.authority_id,
-                                                        User.role == Role.TEAM_LEAD)))
+        leads = team_leads(session, case.authority_id)
         if case.target_due >= today:
-            staff = [session.get(User, case.assignee_id)] if case.assignee_id else leads
+            staff = staff_to_tell(session, case, leads)
             if _once(session, case, EventKind.DEADLINE_WARNING, f"deadline-warning:{case.id}:{target}",
                      staff, "deadline_warning", visible_to_citizen=False):
                 counts["warned"] += 1
@@ -690,6 +740,29 @@ def watch_deadlines(session: Session, today: date | None = None, warn_days: int 
             counts["citizens_told"] += 1
     session.commit()
     return counts
+
+
+def caseworkers_of(session: Session, authority_id: str) -> list[User]:
+    """The people who may hold the authority's cases: its caseworkers and team leads,
+    not the service users of its API clients."""
+    from portal.models.api import API_CLIENT_ISSUER
+
+    return list(session.scalars(
+        select(User).where(User.authority_id == authority_id, User.role.in_(STAFF_ROLES),
+                           User.issuer != API_CLIENT_ISSUER).order_by(User.name)
+    ))
+
+
+def team_leads(session: Session, authority_id: str) -> list[User]:
+    return list(session.scalars(select(User).where(User.authority_id == authority_id, User.role == Role.TEAM_LEAD)))
+
+
+def staff_to_tell(session: Session, case: Case, leads: list[User] | None = None) -> list[User]:
+    """Who hears of news on a case: its assignee, else the team leads of its authority."""
+    assignee = session.get(User, case.assignee_id) if case.assignee_id else None
+    if assignee is not None:
+        return [assignee]
+    return leads if leads is not None else team_leads(session, case.authority_id)
 
 
 def _once(session: Session, case: Case, kind: EventKind, key: str, recipients: list[User],

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -108,25 +108,60 @@ def offer_if_complex(session: Session, request_id: int) -> CoordinationOffer | N
     existing = session.scalar(select(CoordinationOffer).where(CoordinationOffer.request_id == request_id))
     if existing is not None or request.status not in (RequestStatus.ROUTED, RequestStatus.CLOSED):
         return existing
-    citizen = request.citizen
-    if current_offer(session, citizen.id) is not None or _has_plan(session, citizen.id) is not None:
-        return None
     routed_to = set(session.scalars(select(Case.authority_id).where(Case.request_id == request_id)))
-    authorities = open_authorities(session, citizen.id)
-    if len(routed_to) >= 2:
-        reason = SEVERAL_AUTHORITIES
-        authorities = _ordered(session, routed_to | {a.id for a in authorities})
-    elif len(authorities) >= 2:
-        reason = OPEN_CASES
-    else:
+    offer = _offer_for(session, request, routed_to)
+    if offer is None:
         return None
-    offer = _new_offer(session, citizen, authorities, reason, request_id=request.id)
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
         return session.scalar(select(CoordinationOffer).where(CoordinationOffer.request_id == request_id))
     return offer
+
+
+def offer_after_routing(session: Session, request: Request, cases: list[Case]) -> CoordinationOffer | None:
+    """``offer_if_complex`` for a request routed into ``cases`` in the caller's
+    transaction (flushed): adds the offer, if any; the caller commits."""
+    return _offer_for(session, request, {case.authority_id for case in cases})
+
+
+def _offer_for(session: Session, request: Request, routed_to: set[str]) -> CoordinationOffer | None:
+    """Add an offer when ``request``, routed to ``routed_to``, makes the citizen's needs
+    complex. One query answers whether the citizen has an offer or plan already and
+    whether they have open cases at another authority; the authorities are read only
+    when an offer is made."""
+    citizen = request.citizen
+    offered, planned, elsewhere = session.execute(
+        _situation(), {"citizen_id": citizen.id, "routed_to": sorted(routed_to)}).one()
+    if offered or planned:
+        return None
+    if len(routed_to) >= 2:
+        reason = SEVERAL_AUTHORITIES
+        authorities = _ordered(session, routed_to | {a.id for a in open_authorities(session, citizen.id)})
+    elif elsewhere:
+        reason = OPEN_CASES
+        authorities = open_authorities(session, citizen.id)
+    else:
+        return None
+    return _new_offer(session, citizen, authorities, reason, request_id=request.id)
+
+
+@functools.cache
+def _situation() -> Select:
+    """Has the citizen an open or accepted offer, an active plan, an open case at an
+    authority outside ``routed_to``? (Built once: building it costs more than running it.)"""
+    citizen_id = bindparam("citizen_id")
+    has_offer = select(CoordinationOffer.id).where(
+        CoordinationOffer.citizen_id == citizen_id, CoordinationOffer.status.in_([OFFERED, ACCEPTED])).exists()
+    has_plan = select(Plan.id).where(Plan.citizen_id == citizen_id, Plan.status == "active").exists()
+    open_elsewhere = (
+        select(Case.id).join(Request, Request.id == Case.request_id)
+        .where(Request.citizen_id == citizen_id, Case.status.in_(OPEN),
+               Case.authority_id.not_in(bindparam("routed_to", expanding=True)))
+        .exists()
+    )
+    return select(has_offer, has_plan, open_elsewhere)
 
 
 def _new_offer(session: Session, citizen: User, authorities: list[Authority], reason: str,

@@ -123,10 +123,28 @@ def decide_at_once(session: Session, request_id: int, *, share: float | None = N
     existing = session.scalar(select(DecisionCheck).where(DecisionCheck.request_id == request_id))
     if existing is not None or request.status != RequestStatus.ROUTED:
         return existing
+    cases = list(session.scalars(select(Case).where(Case.request_id == request_id).order_by(Case.assignment_index)))
+    check = check_routed(session, request, cases, share=share)
+    if check is None:
+        return None
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another worker checked the same request at the same moment: its check stands.
+        session.rollback()
+        return session.scalar(select(DecisionCheck).where(DecisionCheck.request_id == request_id))
+    return check
+
+
+def check_routed(session: Session, request: Request, cases: list[Case], *,
+                 share: float | None = None) -> DecisionCheck | None:
+    """Run the decision rules of ``request``, routed into ``cases`` (in assignment
+    order) in the caller's transaction, and decide its deciding case at once when
+    every rule is decisive. The caller commits. None when the service declares no
+    decision rules (then nothing is read or written)."""
     rule_set = rules_for(request)
     if rule_set is None:
         return None
-    cases = list(session.scalars(select(Case).where(Case.request_id == request_id).order_by(Case.assignment_index)))
     case = next((c for c in cases if c.role == "decides"), cases[0] if cases else None)
     evaluation = rule_set.evaluate(decision_facts(session, request))
     check = DecisionCheck(request_id=request.id, case_id=case.id if case else None,
@@ -140,12 +158,6 @@ def decide_at_once(session: Session, request_id: int, *, share: float | None = N
                      request_id=request.id, subject_id=request.citizen_id,
                      details={"outcome": evaluation.outcome, "rule_set_version": rule_set.version,
                               "rules": {r.rule_id: r.status for r in evaluation.results}})
-    try:
-        session.commit()
-    except IntegrityError:
-        # Another worker checked the same request at the same moment: its check stands.
-        session.rollback()
-        return session.scalar(select(DecisionCheck).where(DecisionCheck.request_id == request_id))
     return check
 
 

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Notification, User
+from portal.models import Case, Notification, User
 from portal.models.base import utcnow
 
 
@@ -59,6 +59,10 @@ KINDS = {
         N_("You can get one coordinated plan"),
         N_("Several authorities handle your cases. You can choose to have them work together on one plan. Read more after logging in: %(link)s"),
     ),
+    "citizen_replied": (
+        N_("The citizen has replied (%(reference)s)"),
+        N_("The citizen has written a reply in case %(reference)s. Open it: %(link)s"),
+    ),
     "deadline_warning": (
         N_("A case is close to its target date (%(reference)s)"),
         N_("The case %(reference)s is close to its service target. Open it: %(link)s"),
@@ -72,14 +76,16 @@ KINDS = {
 
 def queue_notification(
     session: Session, *, key: str, user: User, kind: str, reference: str | None,
-    case_id: int | None = None, new_cause: bool = False,
+    case_id: int | None = None, case: Case | None = None, new_cause: bool = False,
 ) -> Notification | None:
     """Add a notification and its ``notify`` job to the caller's transaction.
 
     Does nothing and returns ``None`` when a notification with ``key`` exists already
     (so callers may run twice); ``new_cause`` skips that check when the cause was
     created in this very transaction. The channel follows the person's preference: with
-    e-mail turned off or no address, the notification is recorded but not sent.
+    e-mail turned off or no address, the notification is recorded but not sent. The
+    case is given by id, or as ``case`` when it is being opened in this transaction.
+    The job names the notification by its key, so nothing needs flushing here.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
@@ -89,13 +95,14 @@ def queue_notification(
     note = Notification(key=key, user_id=user.id, case_id=case_id, kind=kind,
                         reference=reference, channel=channel,
                         status="pending" if channel == "email" else "skipped")
+    if case is not None:
+        note.case = case
     session.add(note)
-    session.flush()
     if channel == "email":
         from portal import jobs
         from portal.services.outbox import add_job
 
-        add_job(session, jobs.notify, notification_id=note.id)
+        add_job(session, jobs.notify, key=key)
     return note
 
 
@@ -107,13 +114,15 @@ def render(kind: str, locale: str, reference: str | None, link: str) -> tuple[st
         return _(subject, **values), _(body, **values)
 
 
-def send_notification(session: Session, notification_id: int) -> bool:
-    """Send one notification by e-mail unless it was sent already. Commits.
+def send_notification(session: Session, notification_id: int | None = None, *, key: str | None = None) -> bool:
+    """Send one notification, given by id or by key, by e-mail unless it was sent
+    already. Commits.
 
     Returns True when an e-mail went out now. Raises ``OSError``/``SMTPException``
     when the SMTP server cannot take it (the job is then retried).
     """
-    stmt = select(Notification).where(Notification.id == notification_id)
+    found = Notification.key == key if key is not None else Notification.id == notification_id
+    stmt = select(Notification).where(found)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     note = session.scalar(stmt)
@@ -122,7 +131,7 @@ def send_notification(session: Session, notification_id: int) -> bool:
         return False
     user = session.get(User, note.user_id)
     base = current_app.config.get("BASE_URL", "").rstrip("/")
-    link = f"{base}/cases/" if user.is_staff else f"{base}/mine/privacy/data"
+    link = _link(base, user, note.case_id)
     subject, body = render(note.kind, user.locale, note.reference, link)
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
@@ -139,3 +148,10 @@ def send_notification(session: Session, notification_id: int) -> bool:
     note.status = "sent"
     session.commit()
     return True
+
+
+def _link(base: str, user: User, case_id: int | None) -> str:
+    """Where the notice points: the case (after login) or the person's start page."""
+    if user.is_staff:
+        return f"{base}/cases/{case_id}" if case_id else f"{base}/cases/"
+    return f"{base}/mine/sager/{case_id}" if case_id else f"{base}/mine"

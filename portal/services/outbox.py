@@ -9,14 +9,16 @@ so several relays can run side by side.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
-from sqlalchemy import select
+from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.orm import Session
 
 from portal.models import OutboxMessage, OutboxStatus
@@ -101,12 +103,44 @@ def relay(session: Session, redis: Redis, *, batch: int = 100) -> int:
     return moved
 
 
-def mark_done(session: Session, outbox_id: int | None) -> None:
-    """Record that the job of an outbox row finished (call inside the job's transaction)."""
-    if outbox_id is None:
-        return
-    row = session.get(OutboxMessage, outbox_id)
-    if row is not None and row.status != OutboxStatus.DONE:
-        row.status = OutboxStatus.DONE
-        row.finished_at = utcnow()
+@contextmanager
+def marking_done(session: Session, outbox_id: int | None) -> Iterator[None]:
+    """Run a job so that its outbox row is marked done by the job's own commit.
 
+    Every transaction the job begins carries the mark (one UPDATE, nothing read), so
+    the job's commit records both together: one commit a job. A job that ends with a
+    rollback or leaves its transaction open is committed here with the mark. A job
+    that raises leaves the row as it was, and rq retries the job.
+
+    """
+    if outbox_id is None:
+        yield
+        return
+    committed = False
+
+    def on_begin(_session, _transaction, connection):
+        connection.execute(_mark_done(), {"outbox_id": outbox_id, "now": utcnow()})
+
+    def on_commit(_session):
+        nonlocal committed
+        committed = True
+
+    event.listen(session, "after_begin", on_begin)
+    event.listen(session, "after_commit", on_commit)
+    try:
+        yield
+        if session.in_transaction() or not committed:
+            session.connection()  # begins (and so marks) if the job left no transaction
+            session.commit()
+    finally:
+        event.remove(session, "after_begin", on_begin)
+        event.remove(session, "after_commit", on_commit)
+
+
+@functools.cache
+def _mark_done():
+    return (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == bindparam("outbox_id"), OutboxMessage.status != OutboxStatus.DONE)
+        .values(status=OutboxStatus.DONE, finished_at=bindparam("now"))
+    )

@@ -26,6 +26,7 @@ from portal.models.base import utcnow
 from portal.services import audit
 from portal.services.catalogue import Question, ServiceDefinition
 from portal.services.filing import RoutingPreview, check_answer, definition_of, preview_routing
+from portal.services.notifications import queue_notification
 
 
 class CaseNotFound(LookupError):
@@ -220,6 +221,11 @@ def reply_to_case(session: Session, citizen: User, case: Case, body: str | None,
                           data={"message_id": message.id, "to_citizen": False}))
     audit.record(session, actor=citizen, action="case.citizen_reply", case_id=case.id,
                  request_id=case.request_id, subject_id=citizen.id, details={"message_id": message.id})
+    from portal.services.cases import staff_to_tell
+
+    for person in staff_to_tell(session, case):
+        queue_notification(session, key=f"citizen-reply:{message.id}:{person.id}", user=person,
+                           kind="citizen_replied", reference=case.reference, case_id=case.id, new_cause=True)
     try:
         session.commit()
     except IntegrityError:

@@ -17,6 +17,7 @@ attempt is in the delivery log, and a delivery can be replayed.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -26,7 +27,7 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from portal.models import DeliveryStatus, User, WebhookDelivery, WebhookSubscription
@@ -165,11 +166,22 @@ def subscription_of(session: Session, authority_id: str, subscription_id: int) -
 
 
 def subscriptions_of(session: Session, authority_id: str) -> list[WebhookSubscription]:
-    return list(session.scalars(
+    return list(session.scalars(_subscriptions_of(), {"authority_id": authority_id}))
+
+
+@functools.cache
+def _subscriptions_of() -> Select:
+    return (
         select(WebhookSubscription)
-        .where(WebhookSubscription.authority_id == authority_id, WebhookSubscription.active.is_(True))
+        .where(WebhookSubscription.authority_id == bindparam("authority_id"), WebhookSubscription.active.is_(True))
         .order_by(WebhookSubscription.id)
-    ))
+    )
+
+
+def in_use() -> ColumnElement[bool]:
+    """SQL: does any authority have an active subscription? (Cheap to ask inside
+    another query, so that routing skips the per-case lookup where none exist.)"""
+    return select(WebhookSubscription.id).where(WebhookSubscription.active.is_(True)).exists()
 
 
 def emit(session: Session, authority_id: str, event_type: str, payload: dict) -> list[WebhookDelivery]:

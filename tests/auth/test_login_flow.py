@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 import requests
 from sqlalchemy import select
 
@@ -20,6 +22,7 @@ def test_citizen_logs_in_and_lands_on_their_overview(stack):
         assert user.issuer == stack.idp.url
         assert user.role is Role.CITIZEN
         assert user.municipality_code == "461"
+        assert user.birth_date == date(1948, 3, 14)  # the birthdate claim: age rules can be decided
     logins = stack.audit_rows("login")
     assert [(r.actor_id, r.outcome) for r in logins] == [(user.id, AuditOutcome.ALLOW)]
 
@@ -142,3 +145,18 @@ def test_administrator_lands_on_the_rule_administration(stack):
     browser, answer = stack.login("administrator")
     assert answer.status_code == 200
     assert urlparse(answer.url).path == "/admin/rules"
+
+
+@pytest.mark.parametrize(("claim", "expected"), [
+    ("1948-03-14", date(1948, 3, 14)),
+    ("0000-03-14", None),  # OpenID Connect lets a provider leave out the year
+    ("14-03-1948", None),
+    ("1948-02-30", None),
+    ("2999-01-01", None),
+    (19480314, None),
+    (None, None),
+])
+def test_only_a_whole_past_birthdate_claim_is_taken(claim, expected):
+    from portal.auth.views import birth_date
+
+    assert birth_date(claim) == expected

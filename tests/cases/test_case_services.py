@@ -63,6 +63,27 @@ def test_routing_twice_opens_no_second_case(session):
     assert count(session, Notification, Notification.case_id == case.id) == 1
 
 
+def test_routing_follows_a_rule_set_published_after_the_last_request_was_routed(session):
+    """Published rule sets are compiled once per process; a newer one is used at once,
+    from its first day."""
+    from tests.portal.test_routing_service import EXTRA_RULE, _publish
+
+    citizen = make_citizen(session, municipality_code="751")
+
+    def route(filed_on):
+        request = make_request(session, citizen, service_type_slug="disability-aids", filed_on=filed_on)
+        session.commit()
+        return cases.route_request(session, request.id)[0]
+
+    assert route(date(2027, 6, 1)).authority_id == "municipality-751"
+    admin = make_staff(session, role=Role.ADMINISTRATOR)
+    published = _publish(session, admin, extra=EXTRA_RULE, valid_from="2027-06-01")
+    case = route(date(2027, 6, 1))
+    assert (case.authority_id, case.rule_set_version) == ("region-1082", published.version)
+    assert (route(date(2027, 5, 31)).authority_id, route(date(2027, 5, 31)).rule_set_version) == (
+        "municipality-751", 1)
+
+
 def test_one_request_two_authorities_opens_two_cases(session):
     citizen = make_citizen(session)
     request = make_request(session, citizen, service_type_slug="hospital-discharge")

@@ -184,3 +184,66 @@ def test_the_case_page_lists_attachments_as_downloads(client, session, login):
     session.commit()
     html = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert f'href="/bilag/{attachment.id}"' in html and "laegeerklaering.pdf" in html
+
+
+def test_a_nul_character_in_a_form_is_refused_with_a_message_and_changes_nothing(client, session, login):
+    """PostgreSQL cannot store NUL: such text is refused before any view runs."""
+    from portal.models import Message
+
+    case = routed(session)
+    worker = make_staff(session)
+    session.commit()
+    login(worker)
+    token = csrf_token(client, f"/cases/{case.id}")
+    before = audit_count(session, case_id=case.id)
+    for field in ("body", "idempotency_key"):
+        data = {"csrf_token": token, "body": "Hej", "idempotency_key": "nul-1", field: "Hej\x00med"}
+        answer = client.post(f"/cases/{case.id}/message", data=data)
+        assert answer.status_code == 400
+        assert "kontroltegn" in answer.get_data(as_text=True)
+    assert client.get("/cases/?status=pending\x00").status_code == 400
+    assert session.scalar(select(func.count()).select_from(Message).where(Message.case_id == case.id)) == 0
+    assert audit_count(session, case_id=case.id) == before
+
+
+def test_an_api_clients_service_user_is_not_offered_or_accepted_as_assignee(client, session, login):
+    from tests.api.conftest import new_client
+
+    case = routed(session)
+    worker = make_staff(session, name="Karen Sagsbehandler")
+    from portal.models import User
+
+    made = new_client(session, "municipality-461")
+    service_user = session.get(User, made.client.user_id)
+    session.commit()
+    login(worker)
+    token = csrf_token(client, f"/cases/{case.id}")
+    client.post(f"/cases/{case.id}/accept", data={"csrf_token": token, "version": case.version})
+    session.refresh(case)
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert f'<option value="{worker.id}"' in page and f'<option value="{service_user.id}"' not in page
+    refused = client.post(f"/cases/{case.id}/assign", data={"csrf_token": token, "assignee": service_user.id,
+                                                            "version": case.version})
+    assert refused.status_code == 422 and "Vælg en sagsbehandler" in refused.get_data(as_text=True)
+    session.refresh(case)
+    assert case.assignee_id == worker.id  # accepting took the case; the refused change left it so
+
+
+def test_the_inbox_marks_a_case_with_an_unread_reply_until_someone_opens_it(client, session, login):
+    from portal.services.overview import reply_to_case
+
+    case = routed(session)
+    other = routed(session)
+    worker = make_staff(session)
+    session.commit()
+    assert reply_to_case(session, case.request.citizen, case, "Her er lægeerklæringen.", "reply-inbox") == {}
+    login(worker)
+
+    def marked():
+        html = client.get("/cases/", headers={"HX-Request": "true"}).get_data(as_text=True)
+        rows = {ref: row for row in html.split("<tr>")[2:] for ref in (case.reference, other.reference) if ref in row}
+        return {ref for ref, row in rows.items() if "Nyt svar" in row}
+
+    assert marked() == {case.reference}
+    assert client.get(f"/cases/{case.id}").status_code == 200
+    assert marked() == set()

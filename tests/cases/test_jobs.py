@@ -9,7 +9,7 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
 from portal import jobs
-from portal.models import Case, Notification, OutboxMessage, OutboxStatus, RequestStatus
+from portal.models import Case, Notification, OutboxMessage, OutboxStatus, RequestStatus, Role
 from portal.redis_conn import get_redis
 from portal.services import cases
 from portal.services.outbox import add_job, relay
@@ -72,6 +72,20 @@ def test_notify_twice_sends_once(app, session, smtp_server):
         assert jobs.notify(notification_id=note.id) is True
         assert jobs.notify(notification_id=note.id) is False
     assert len(inbox.messages) == 1
+
+
+def test_the_notify_job_names_the_notification_by_its_key_and_sends_it_once(app, session, smtp_server):
+    _, inbox = smtp_server
+    request, _ = file_request(session)
+    case = cases.route_request(session, request.id)[0]
+    note = session.scalar(select(Notification).where(Notification.kind == "case_opened"))
+    job = session.scalar(select(OutboxMessage).where(OutboxMessage.job == "portal.jobs.notify"))
+    assert note.key == f"case-opened:{case.reference}" and note.case_id == case.id
+    assert job.args == {"key": note.key}
+    with app.app_context():
+        assert jobs.notify(**job.args) is True
+        assert jobs.notify(**job.args) is False
+    assert len(inbox.messages) == 1 and case.reference in inbox.messages[0]["Subject"]
 
 
 def test_a_citizen_without_email_notifications_gets_none(app, session, smtp_server):
@@ -141,3 +155,46 @@ def test_a_finished_job_whose_commit_was_lost_is_relayed_again(app, session):
     session.refresh(row)
     assert row.status == OutboxStatus.PENDING
     assert requeue_lost(session, redis, older_than=timedelta(0)) == 0
+
+
+def _reply(session, case, citizen, key):
+    from portal.services.overview import reply_to_case
+
+    assert reply_to_case(session, citizen, case, "Here is the doctor's statement.", key) == {}
+
+
+def test_a_citizens_reply_is_mailed_to_the_assigned_caseworker_with_a_link_and_no_content(
+        app, session, smtp_server):
+    from tests.factories import make_staff
+
+    _, inbox = smtp_server
+    request, citizen = file_request(session, notify_by_email=False)
+    case = cases.route_request(session, request.id)[0]
+    worker = make_staff(session, authority_id=case.authority_id, email="sagsbehandler@odense.test", locale="en")
+    make_staff(session, authority_id=case.authority_id, role=Role.TEAM_LEAD, email="lead@odense.test")
+    case.assignee_id = worker.id
+    session.commit()
+    for _ in range(2):  # the same reply sent twice tells the caseworker once
+        _reply(session, case, citizen, "reply-1")
+    jobs_ = session.scalars(select(OutboxMessage).where(OutboxMessage.job == "portal.jobs.notify")).all()
+    assert len(jobs_) == 1
+    with app.app_context():
+        jobs.notify(**jobs_[0].args)
+    mail = inbox.messages[0]
+    assert len(inbox.messages) == 1 and mail["To"] == worker.email
+    assert mail["Subject"] == f"The citizen has replied ({case.reference})"
+    body = mail.get_payload()
+    assert f"/cases/{case.id}" in body and "doctor" not in body and citizen.name not in body
+
+
+def test_a_reply_on_an_unassigned_case_goes_to_the_team_leads(session):
+    from tests.factories import make_staff
+
+    request, citizen = file_request(session, notify_by_email=False)
+    case = cases.route_request(session, request.id)[0]
+    leads = [make_staff(session, authority_id=case.authority_id, role=Role.TEAM_LEAD) for _ in range(2)]
+    make_staff(session, authority_id=case.authority_id)  # a caseworker not on the case
+    session.commit()
+    _reply(session, case, citizen, "reply-2")
+    told = session.scalars(select(Notification.user_id).where(Notification.kind == "citizen_replied")).all()
+    assert sorted(told) == sorted(lead.id for lead in leads)

@@ -133,21 +133,37 @@ def test_review_sampling_is_deterministic_and_near_the_share():
 
 @pytest.mark.parametrize("share", [0.0, 1.0])
 def test_the_configured_share_is_flagged_for_review(session, share):
+    check, _ = _decided(session, share=share)
+    assert check.instant and check.review_flagged is (share == 1.0)
+
+
+def test_routing_decides_at_once_in_the_same_transaction(session):
+    """Routing runs the decision rules itself: the check exists as soon as the cases
+    do, and asking again later changes nothing."""
     from portal.services import cases
 
     request, _ = file_housing_benefit(session, GOOD)
-    cases.route_request(session, request.id)
-    check = decisions.decide_at_once(session, request.id, share=share)
-    assert check.review_flagged is (share == 1.0)
+    case = cases.route_request(session, request.id)[0]
+    check = decisions.check_for_request(session, request.id)
+    assert check is not None and check.case_id == case.id and case.status == CaseStatus.DECIDED
+    assert decisions.decide_at_once(session, request.id).id == check.id
 
 
 def _decided(session, share=1.0):
+    """A housing benefit request routed (and so decided at once) with ``share`` of
+    instant decisions sampled for review."""
+    from flask import current_app
+
     from portal.services import cases
 
     request, citizen = file_housing_benefit(session, GOOD)
-    cases.route_request(session, request.id)
-    check = decisions.decide_at_once(session, request.id, share=share)
-    return check, citizen
+    saved = current_app.config.get("INSTANT_DECISION_REVIEW_SHARE")
+    current_app.config["INSTANT_DECISION_REVIEW_SHARE"] = share
+    try:
+        cases.route_request(session, request.id)
+    finally:
+        current_app.config["INSTANT_DECISION_REVIEW_SHARE"] = saved
+    return decisions.check_for_request(session, request.id), citizen
 
 
 def test_a_caseworker_overturns_an_instant_decision_and_the_citizen_reads_why(session, client, login, login_as):

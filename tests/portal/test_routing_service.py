@@ -41,6 +41,19 @@ def test_default_rule_set_applies_while_nothing_is_published(session):
     assert (loaded.origin, loaded.version) == ("default", 1)
 
 
+def test_the_shipped_default_is_parsed_once_and_again_when_its_file_changes(tmp_path, monkeypatch):
+    import routing
+
+    source = routing.default_rules_path().read_text(encoding="utf-8")
+    copy = tmp_path / "default.yaml"
+    copy.write_text(source, encoding="utf-8")
+    monkeypatch.setattr(routing_service, "default_rules_path", lambda: copy)
+    first = routing_service.default_rule_set()
+    assert routing_service.default_rule_set() is first
+    copy.write_text(source.replace("version: 1", "version: 7", 1), encoding="utf-8")
+    assert routing_service.default_rule_set().version == 7
+
+
 def test_route_request_stores_decision_with_version_and_audits(session):
     citizen = make_citizen(session, municipality_code="101")
     request = make_request(
