@@ -188,9 +188,11 @@ def route_request(session: Session, request_id: int) -> list[Case]:
     try:
         session.commit()
     except IntegrityError:
-        # Another worker routed the same request at the same moment: its cases stand.
         session.rollback()
-        return list(session.scalars(select(Case).where(Case.request_id == request_id)))
+        existing = list(session.scalars(select(Case).where(Case.request_id == request_id)))
+        if not existing:
+            raise  # not a twin routing: the job fails, is retried, and is seen if it keeps failing
+        return existing  # another worker routed the same request at the same moment: its cases stand
     return cases
 
 

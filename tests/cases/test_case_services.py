@@ -84,6 +84,24 @@ def test_routing_follows_a_rule_set_published_after_the_last_request_was_routed(
         "municipality-751", 1)
 
 
+def test_a_write_that_fails_leaves_the_request_filed_and_raises_so_the_job_is_retried(session):
+    from sqlalchemy.exc import IntegrityError
+
+    citizen = make_citizen(session)
+    request = make_request(session, citizen)
+    # A notification already holding the key the routing will use makes its flush fail.
+    session.add(Notification(key=f"case-opened:{request.reference}-1", user_id=citizen.id, kind="case_opened",
+                             reference="x", channel="none", status="skipped"))
+    session.commit()
+    with pytest.raises(IntegrityError):
+        cases.route_request(session, request.id)
+    session.rollback()
+    session.refresh(request)
+    assert request.status == RequestStatus.FILED
+    assert count(session, Case, Case.request_id == request.id) == 0
+    assert count(session, RoutingRecord, RoutingRecord.request_id == request.id) == 0
+
+
 def test_one_request_two_authorities_opens_two_cases(session):
     citizen = make_citizen(session)
     request = make_request(session, citizen, service_type_slug="hospital-discharge")
