@@ -21,7 +21,6 @@ import redis
 from flask import Flask, current_app
 from flask.sessions import SessionInterface, SessionMixin
 from flask.sessions import session_json_serializer as serializer
-from werkzeug.datastructures import CallbackDict
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +38,57 @@ def _seconds(value) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-class ServerSession(CallbackDict, SessionMixin):
-    """A session dict that remembers its id and whether it must be stored."""
+class ServerSession(dict, SessionMixin):
+    """A session dict that remembers its id and which keys changed.
+
+    Saving writes only the changed keys (the session is a Redis hash), so two requests
+    of one session at once (a page and its htmx poll, a language switch and the
+    favicon) cannot undo each other's changes, and a request that began before a
+    logout cannot write the login back.
+    """
 
     def __init__(self, initial=None, sid: str | None = None, new: bool = False):
-        def on_update(self):
-            self.modified = True
-
-        super().__init__(initial, on_update)
+        super().__init__(initial or {})
         self.sid = sid or secrets.token_urlsafe(SID_BYTES)
         self.new = new
         self.modified = False
         self.old_sids: list[str] = []
+        self.changed: set[str] = set()
+
+    def _changed(self, key) -> None:
+        self.changed.add(key)
+        self.modified = True
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self._changed(key)
+
+    def __delitem__(self, key) -> None:
+        super().__delitem__(key)
+        self._changed(key)
+
+    def pop(self, key, *default):
+        if key in self:
+            self._changed(key)
+        return super().pop(key, *default)
+
+    def popitem(self):
+        key, value = super().popitem()
+        self._changed(key)
+        return key, value
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args, **kwargs) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def clear(self) -> None:
+        for key in list(self):
+            del self[key]
 
     def rotate(self) -> None:
         """Give the session a new id; the old one is deleted when the response is saved."""
@@ -74,7 +112,9 @@ class RedisSessionInterface(SessionInterface):
         sid = request.cookies.get(self.get_cookie_name(app))
         if sid and 20 <= len(sid) <= 100:
             try:
-                raw = self._redis(app).get(self._key(app, sid))
+                raw = self._redis(app).hgetall(self._key(app, sid))
+            except redis.ResponseError:
+                raw = {}  # not a session hash (a stale key of another format): start afresh
             except redis.RedisError as exc:
                 # Without Redis nobody is logged in, but public pages and health
                 # checks still answer.
@@ -82,9 +122,10 @@ class RedisSessionInterface(SessionInterface):
                 session = ServerSession(new=True)
                 session.unavailable = True
                 return session
-            if raw is not None:
+            if raw:
                 try:
-                    return ServerSession(serializer.loads(raw.decode("utf-8")), sid=sid)
+                    data = {k.decode("utf-8"): serializer.loads(v.decode("utf-8")) for k, v in raw.items()}
+                    return ServerSession(data, sid=sid)
                 except ValueError:
                     pass
         return ServerSession(new=True)
@@ -123,10 +164,20 @@ class RedisSessionInterface(SessionInterface):
         # which exist for their CSRF token) disappears from Redis after the idle limit.
         idle = _seconds(app.config["SESSION_IDLE_TIMEOUT"])
         ttl = max(1, int(min(idle, lifetime)))
-        if session.new or session.old_sids or session.modified:
-            r.set(self._key(app, session.sid), serializer.dumps(dict(session)), ex=ttl)
+        key = self._key(app, session.sid)
+        if session.new or session.old_sids:
+            written, removed = list(session), []  # a new id: all of it
+        elif session.changed:
+            written = [k for k in session.changed if k in session]
+            removed = [k for k in session.changed if k not in session]
         else:
-            r.expire(self._key(app, session.sid), ttl)
+            # Changed in place (session.modified set by hand): write every key there is.
+            written, removed = (list(session), []) if session.modified else ([], [])
+        if written:
+            r.hset(key, mapping={k: serializer.dumps(session[k]) for k in written})
+        if removed:
+            r.hdel(key, *removed)
+        r.expire(key, ttl)
         if session.get("user_id"):
             key = USER_INDEX_KEY(app, session["user_id"])
             r.sadd(key, session.sid)

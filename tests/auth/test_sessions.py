@@ -175,3 +175,51 @@ def test_rp_initiated_logout_is_audited_once(stack):
     browser, _ = stack.login("karen-odense")
     stack.logout(browser)  # the provider also sends a back-channel logout afterwards
     assert [row.details for row in stack.audit_rows("logout")] == [{"how": "user"}]
+
+
+def _open(app, sid: str):
+    """The session as one request of the browser holding ``sid`` sees it."""
+    with app.test_request_context(headers={"Cookie": f"{COOKIE}={sid}"}):
+        from flask import request
+
+        return app.session_interface.open_session(app, request)
+
+
+def _save(app, session):
+    with app.test_request_context():
+        response = app.response_class()
+        app.session_interface.save_session(app, session, response)
+        return response
+
+
+def test_two_requests_of_one_session_at_once_keep_both_changes(app):
+    """A language switch racing the favicon's request (which adds a CSRF token) kept
+    only the last writer's whole session; now each writes only what it changed."""
+    first = _open(app, "x" * 43)
+    first["user_id"] = 7
+    sid = first.sid
+    _save(app, first)
+    switch, favicon = _open(app, sid), _open(app, sid)  # both read before either writes
+    switch["locale"] = "en"
+    favicon["csrf_token"] = "t0ken"
+    _save(app, switch)
+    _save(app, favicon)
+    assert dict(_open(app, sid)) == {"user_id": 7, "locale": "en", "csrf_token": "t0ken"}
+    removing = _open(app, sid)
+    del removing["csrf_token"]
+    _save(app, removing)
+    assert dict(_open(app, sid)) == {"user_id": 7, "locale": "en"}
+
+
+def test_a_request_that_began_before_logout_cannot_write_the_login_back(app):
+    login = _open(app, "y" * 43)
+    login["user_id"] = 7
+    sid = login.sid
+    _save(app, login)
+    poll = _open(app, sid)  # an htmx poll, read while still logged in
+    logout = _open(app, sid)
+    logout.clear()
+    _save(app, logout)  # logging out deletes the stored session
+    poll["_seen"] = 123.0  # the poll saves after the logout
+    _save(app, poll)
+    assert "user_id" not in _open(app, sid)
