@@ -17,6 +17,15 @@ def routed(session, **overrides):
     return cases.route_request(session, request.id)[0]
 
 
+def on_a_case(client, session, login):
+    """A routed case and a logged-in caseworker of its authority, with a CSRF token."""
+    case = routed(session)
+    worker = make_staff(session)
+    session.commit()
+    login(worker)
+    return case, worker, csrf_token(client, f"/cases/{case.id}")
+
+
 def audit_count(session, **where):
     stmt = select(func.count()).select_from(AuditEntry)
     for key, value in where.items():
@@ -89,11 +98,7 @@ def test_a_post_without_csrf_token_is_refused(client, session, login):
 
 
 def test_reject_without_reason_shows_errors_then_hands_over(client, session, login):
-    case = routed(session)
-    worker = make_staff(session)
-    session.commit()
-    login(worker)
-    token = csrf_token(client, f"/cases/{case.id}")
+    case, worker, token = on_a_case(client, session, login)
     bad = client.post(f"/cases/{case.id}/reject", data={"csrf_token": token, "reason": "", "to_authority": "",
                                                         "version": case.version})
     assert bad.status_code == 422
@@ -109,11 +114,7 @@ def test_reject_without_reason_shows_errors_then_hands_over(client, session, log
 
 
 def test_accept_status_message_and_deadline_through_the_forms(client, session, login):
-    case = routed(session)
-    worker = make_staff(session)
-    session.commit()
-    login(worker)
-    token = csrf_token(client, f"/cases/{case.id}")
+    case, worker, token = on_a_case(client, session, login)
     assert client.post(f"/cases/{case.id}/accept", data={"csrf_token": token, "version": case.version}).status_code == 303
     session.refresh(case)
     assert case.status == CaseStatus.ACCEPTED
@@ -190,11 +191,7 @@ def test_a_nul_character_in_a_form_is_refused_with_a_message_and_changes_nothing
     """PostgreSQL cannot store NUL: such text is refused before any view runs."""
     from portal.models import Message
 
-    case = routed(session)
-    worker = make_staff(session)
-    session.commit()
-    login(worker)
-    token = csrf_token(client, f"/cases/{case.id}")
+    case, worker, token = on_a_case(client, session, login)
     before = audit_count(session, case_id=case.id)
     for field in ("body", "idempotency_key"):
         data = {"csrf_token": token, "body": "Hej", "idempotency_key": "nul-1", field: "Hej\x00med"}
