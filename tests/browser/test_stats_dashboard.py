@@ -4,6 +4,7 @@ a bar to the cases behind it; axe-core finds nothing on any statistics page."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from portal.models import Role
 from portal.services import stats
@@ -92,6 +93,8 @@ def test_target_form_error_state_passes_axe(live_server, page, seeded):
     page.goto(live_server.url + "/stats/targets")
     page.get_by_role("button", name="Gem målet").click()
     assert page.title().startswith("Fejl:")
-    # Focus moves once the deferred script has run after DOMContentLoaded.
-    page.wait_for_function("document.activeElement.classList.contains('error-summary')", timeout=5000)
+    # Focus moves once the deferred script has run after DOMContentLoaded. (Playwright's
+    # own assertion: a wait_for_function string is eval'ed while polling, which the
+    # page's CSP rightly refuses.)
+    expect(page.locator(".error-summary")).to_be_focused(timeout=5000)
     assert_accessible(page)
