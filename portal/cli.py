@@ -171,7 +171,7 @@ def worker(queues: str, burst: bool, no_relay: bool, simple: bool) -> None:
     relay_proc = None
     if not no_relay and not burst:
         relay_proc = subprocess.Popen([sys.executable, "-m", "portal.cli", "relay"], env=_child_env())
-    cls = SimpleWorker if simple else Worker
+    cls = _stop_aware(SimpleWorker if simple else Worker)
     restart = False
     try:
         rq_worker = cls(queues.split(","), connection=get_redis())
@@ -181,7 +181,7 @@ def worker(queues: str, burst: bool, no_relay: bool, simple: bool) -> None:
             logging.getLogger(__name__).warning("worker: Redis unavailable (%s)", type(exc).__name__)
         # rq quits when Redis goes away in the middle of a job; wait Redis out and start
         # afresh (jobs lost with Redis are recovered from the outbox by the relay).
-        restart = not burst and not rq_worker._stop_requested
+        restart = not burst and not rq_worker.stop_asked
     finally:
         if relay_proc is not None:
             relay_proc.terminate()
@@ -190,6 +190,22 @@ def worker(queues: str, burst: bool, no_relay: bool, simple: bool) -> None:
         logging.getLogger(__name__).warning("worker: stopped on an error; starting again in 2 s")
         time.sleep(2)
         os.execv(sys.executable, [sys.executable, "-m", "portal.cli", *sys.argv[1:]])  # noqa: S606 - our own command
+
+
+def _stop_aware(base: type) -> type:
+    """``base`` (an rq worker class) remembering that SIGTERM or SIGINT asked it to
+    stop, busy or idle alike, so that ``indgang worker`` stops then instead of taking
+    the end of rq's loop for a failure and starting again."""
+
+    class StopAware(base):
+        stop_asked = False
+
+        def request_stop(self, signum, frame):
+            self.stop_asked = True
+            super().request_stop(signum, frame)
+
+    StopAware.__name__ = f"StopAware{base.__name__}"
+    return StopAware
 
 
 def _child_env() -> dict:

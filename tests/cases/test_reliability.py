@@ -252,3 +252,18 @@ def test_mixed_run_with_a_worker_killed_and_redis_restarted_routes_every_filing_
     assert len({m["X-Indgang-Notification"] for m in w.smtp.messages}) == n
     print(f"mixed run: {n} filings routed in {time.monotonic() - started:.1f}s")
 
+
+
+def test_sigterm_stops_the_worker_and_its_relay_instead_of_restarting_it(world):
+    """How a platform stops a process (systemd, containers, Procfile runners): SIGTERM
+    to the worker. It finishes, says nothing of restarting, and takes its relay along."""
+    import signal
+
+    worker = world.procs._start("worker", "worker", "--queues", "default,low")  # with its relay
+    log = world.procs.log_dir / f"worker-{len(world.procs.running) - 1}.log"
+    assert wait_for(lambda: b"Listening on" in log.read_bytes(), timeout=30)
+    os.kill(worker.pid, signal.SIGTERM)
+    assert worker.wait(20) == 0
+    assert b"starting again" not in log.read_bytes()
+    with pytest.raises(ProcessLookupError):  # nothing is left in the worker's process group
+        os.killpg(worker.pid, 0)
