@@ -261,7 +261,9 @@ def test_sigterm_stops_the_worker_and_its_relay_instead_of_restarting_it(world):
 
     worker = world.procs._start("worker", "worker", "--queues", "default,low")  # with its relay
     log = world.procs.log_dir / f"worker-{len(world.procs.running) - 1}.log"
-    assert wait_for(lambda: b"Listening on" in log.read_bytes(), timeout=30)
+    # rq logs "Listening on" before it installs its signal handlers; its first
+    # maintenance inside the loop ("cleaning registries") comes after them.
+    assert wait_for(lambda: b"cleaning registries for queue: low" in log.read_bytes(), timeout=30)
     os.kill(worker.pid, signal.SIGTERM)
     assert worker.wait(20) == 0
     assert b"starting again" not in log.read_bytes()
