@@ -123,10 +123,10 @@ def decide_at_once(session: Session, request_id: int, *, share: float | None = N
     existing = session.scalar(select(DecisionCheck).where(DecisionCheck.request_id == request_id))
     if existing is not None or request.status != RequestStatus.ROUTED:
         return existing
+    if rules_for(request) is None:
+        return None  # no decision rules: the cases need not be read
     cases = list(session.scalars(select(Case).where(Case.request_id == request_id).order_by(Case.assignment_index)))
     check = check_routed(session, request, cases, share=share)
-    if check is None:
-        return None
     try:
         session.commit()
     except IntegrityError:
