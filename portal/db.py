@@ -22,13 +22,6 @@ class Database:
         self.url = url
         self.engine: Engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-        self.job_sessionmaker = self._job_sessionmaker()
-
-    def _job_sessionmaker(self):
-        # Jobs and CLI commands write: on SQLite their transactions take the write lock
-        # when they begin (BEGIN IMMEDIATE), so they wait for another writer instead of
-        # failing with "database is locked" when a read turns into a write.
-        return sessionmaker(self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -39,11 +32,9 @@ class Database:
         self.sessionmaker = sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
-        self.job_sessionmaker = self.sessionmaker
 
     def unbind(self) -> None:
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-        self.job_sessionmaker = self._job_sessionmaker()
 
 
 def make_engine(url: str) -> Engine:
@@ -65,8 +56,15 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            immediate = conn.get_execution_options().get("sqlite_immediate")
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            # Every transaction takes the write lock when it begins, so it waits for
+            # another writer (busy_timeout) instead of failing. A deferred transaction
+            # that has read and then writes after another connection committed fails
+            # at once with "database is locked": SQLite cannot wait then, because its
+            # snapshot is stale. Staff pages read and then write their audit row, so
+            # web requests need this as much as jobs. It makes SQLite serve one
+            # transaction at a time: fine for the zero-setup default; production runs
+            # PostgreSQL.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
@@ -99,7 +97,7 @@ def _close_session(_exc) -> None:
 @contextmanager
 def open_session(app: Flask | None = None) -> Iterator[Session]:
     """A session of its own, for jobs and CLI commands; closed on exit."""
-    session = database(app).job_sessionmaker()
+    session = database(app).sessionmaker()
     try:
         yield session
     finally:
