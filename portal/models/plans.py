@@ -29,9 +29,14 @@ class Plan(Base):
     situation: Mapped[str] = mapped_column(Text, default="")
     wishes: Mapped[str] = mapped_column(Text, default="")
     review_on: Mapped[date]
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default="active")  # "active" or "closed"
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
+    # Why and when the plan ended; a closed plan can be read, not changed.
+    closed_at: Mapped[datetime | None]
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_reason: Mapped[str | None] = mapped_column(String(32))
+    closed_note: Mapped[str | None] = mapped_column(Text)
 
     participants: Mapped[list[PlanParticipant]] = relationship(back_populates="plan")
     goals: Mapped[list[Goal]] = relationship(back_populates="plan", order_by="Goal.id")

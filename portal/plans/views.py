@@ -39,6 +39,13 @@ def _not_found(_exc):
     return render_template("error.html", code=404, name="Not Found"), 404
 
 
+@bp.errorhandler(svc.PlanClosed)
+def _closed(exc):
+    # A change to an ended plan (an old form, a link kept open): say so on the plan.
+    flash(_("This plan has ended. You can read it, but it can no longer be changed."), "error")
+    return redirect(url_for("plans.show", plan_id=exc.plan_id), code=303)
+
+
 @bp.app_template_global("plan_progress_chart")
 def _chart(plan, goal):
     return progress_chart(plan.created_at.date(), goal.due_on, goal.baseline, goal.target_value, goal.measurements)
@@ -94,7 +101,7 @@ def index():
     if current_user.role == Role.CITIZEN:
         involved = svc.involved_authorities(session, current_user.id)
         return render_template("plans/index.html", plans=rows, can_start=len(involved) >= 2 and not any(
-            p.status == "active" for p in rows))
+            p.status == svc.ACTIVE for p in rows))
     names = {u.id: u.name for u in session.scalars(select(User).where(User.id.in_({p.citizen_id for p in rows})))}
     authorities = {a.id: a for a in session.scalars(select(Authority).where(
         Authority.id.in_({p.lead_authority_id for p in rows})))}
@@ -201,6 +208,30 @@ def consent(plan_id: int):
     if not view.access.is_citizen:
         abort(404)
     return render_template("plans/consent.html", view=view)
+
+
+@bp.route("/<int:plan_id>/close", methods=["GET", "POST"])
+@login_required
+def close(plan_id: int):
+    """End the plan (the citizen or the lead authority): why, then confirm."""
+    session = get_session()
+    errors, form = {}, request.form
+    if request.method == "POST":
+        try:
+            svc.close_plan(session, current_user, plan_id, form.get("reason", ""), form.get("note", ""),
+                           version=_version())
+        except svc.PlanInvalid as exc:
+            errors = exc.errors
+        except svc.PlanConflict:
+            errors = {"reason": _("Someone changed the plan just before you. Try again.")}
+        else:
+            flash(_("The plan has ended. Everyone on it has been told."), "success")
+            return redirect(url_for("plans.show", plan_id=plan_id), code=303)
+    view = svc.view_plan(session, current_user, plan_id, action="plan.close_form")
+    if not view.access.may_close:
+        abort(404)
+    return render_template("plans/close_form.html", view=view, form=form, errors=errors,
+                           reasons=svc.CLOSE_REASONS, error_title=bool(errors)), (400 if errors else 200)
 
 
 @bp.post("/<int:plan_id>/coordinator")

@@ -151,10 +151,12 @@ def _offer_for(session: Session, request: Request, routed_to: set[str]) -> Coord
 def _situation() -> Select:
     """Has the citizen an open or accepted offer, an active plan, an open case at an
     authority outside ``routed_to``? (Built once: building it costs more than running it.)"""
+    from portal.services.plans import IS_ACTIVE
+
     citizen_id = bindparam("citizen_id")
     has_offer = select(CoordinationOffer.id).where(
         CoordinationOffer.citizen_id == citizen_id, CoordinationOffer.status.in_([OFFERED, ACCEPTED])).exists()
-    has_plan = select(Plan.id).where(Plan.citizen_id == citizen_id, Plan.status == "active").exists()
+    has_plan = select(Plan.id).where(Plan.citizen_id == citizen_id, IS_ACTIVE).exists()
     open_elsewhere = (
         select(Case.id).join(Request, Request.id == Case.request_id)
         .where(Request.citizen_id == citizen_id, Case.status.in_(OPEN),

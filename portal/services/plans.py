@@ -47,6 +47,7 @@ TEMPLATES_FILE = Path(__file__).resolve().parent.parent / "data" / "plan_templat
 REVIEW_MONTHS = 6
 # How long before the review date the lead coordinator is reminded.
 REMINDER_DAYS = 14
+NOTE_LIMIT = 2000  # characters in a closing note
 OPEN_STATUSES = (ActionStatus.PLANNED, ActionStatus.STARTED)
 
 
@@ -64,6 +65,14 @@ class PlanInvalid(ValueError):
     def __init__(self, errors: dict[str, str]):
         super().__init__(", ".join(errors))
         self.errors = errors
+
+
+class PlanClosed(RuntimeError):
+    """A change to a closed plan: it can be read, not changed."""
+
+    def __init__(self, plan_id: int):
+        super().__init__(f"plan {plan_id} is closed")
+        self.plan_id = plan_id
 
 
 class PlanConflict(RuntimeError):
@@ -110,10 +119,17 @@ def default_lead(citizen: User, authorities: list[Authority]) -> Authority | Non
     return authorities[0] if authorities else None
 
 
+ACTIVE, CLOSED = "active", "closed"
+IS_ACTIVE = Plan.status == ACTIVE  # the condition, for queries
+# Why a plan ends (the form's choices; "other" needs a note).
+CLOSE_REASONS = ("goals_met", "no_longer_needed", "citizen_wish", "other")
+# What may still be done to a closed plan: read it, and give or withdraw consent to
+# read it. Every other action is a change (or the form for one) and is refused.
+_ALLOWED_WHEN_CLOSED = frozenset({"plan.view", "plan.print", "plan.export", "plan.consent"})
+
+
 def active_plan_of(session: Session, citizen_id: int) -> Plan | None:
-    return session.scalar(
-        select(Plan).where(Plan.citizen_id == citizen_id, Plan.status == "active").order_by(Plan.id)
-    )
+    return session.scalar(select(Plan).where(Plan.citizen_id == citizen_id, IS_ACTIVE).order_by(Plan.id))
 
 
 def _participant(plan: Plan, authority_id: str | None) -> PlanParticipant | None:
@@ -158,17 +174,27 @@ class Access:
     def is_lead(self) -> bool:
         return self.participant is not None and self.participant.authority_id == self.plan.lead_authority_id
 
+    @property
+    def is_open(self) -> bool:
+        return self.plan.status == ACTIVE
+
+    @property
+    def may_close(self) -> bool:
+        """The citizen or the lead authority may end an open plan."""
+        return self.is_open and (self.is_citizen or self.is_lead)
+
     def may_edit_action(self, action: Action) -> bool:
-        if self.is_citizen:
+        if self.is_citizen or not self.is_open:
             return False
         return self.is_lead or action.authority_id == self.user.authority_id
 
     def may_mark_done(self, action: Action) -> bool:
-        return self.is_citizen and action.owned_by_citizen and action.status in OPEN_STATUSES
+        return self.is_open and self.is_citizen and action.owned_by_citizen and action.status in OPEN_STATUSES
 
 
 def authorize(session: Session, user: User, plan_id: int, action: str = "plan.view") -> Access:
-    """The plan ``plan_id`` as ``user`` may reach it; raises ``PlanNotFound``.
+    """The plan ``plan_id`` as ``user`` may reach it; raises ``PlanNotFound``, or
+    ``PlanClosed`` when ``action`` would change a closed plan.
 
     A refusal is audited (``deny``) and committed at once, because the caller answers
     404 and writes nothing else. An allowed staff access adds an ``allow`` row for
@@ -178,16 +204,23 @@ def authorize(session: Session, user: User, plan_id: int, action: str = "plan.vi
         selectinload(Plan.participants), selectinload(Plan.goals).selectinload(Goal.actions)])
     if user.role == Role.CITIZEN:
         if plan is not None and plan.citizen_id == user.id:
-            return Access(plan, user, None)
+            return _unless_closed(Access(plan, user, None), action)
     elif plan is not None:
         participant = _participant(plan, user.authority_id)
         if participant is not None and participant.has_consent:
+            access = _unless_closed(Access(plan, user, participant), action)
             _audit(session, user, plan, action)
-            return Access(plan, user, participant)
+            return access
     audit.record(session, actor=user, action=action, outcome=AuditOutcome.DENY,
                  subject_id=plan.citizen_id if plan else None, details={"plan_id": plan_id})
     session.commit()
     raise PlanNotFound(plan_id)
+
+
+def _unless_closed(access: Access, action: str) -> Access:
+    if not access.is_open and action not in _ALLOWED_WHEN_CLOSED:
+        raise PlanClosed(access.plan.id)
+    return access
 
 
 def refuse(session: Session, access: Access, action: str, item_id: int | None = None):
@@ -252,7 +285,7 @@ def view_plan(session: Session, user: User, plan_id: int, today: date | None = N
     cases = list(session.scalars(case_stmt.order_by(Case.id)))
     linked_ids = {a.case_id for g in plan.goals for a in g.actions if a.case_id}
     linked = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(linked_ids)))} if linked_ids else {}
-    overdue = {a.id for g in plan.goals for a in g.actions if is_overdue(a, today)}
+    overdue = {a.id for g in plan.goals for a in g.actions if is_overdue(a, today)} if access.is_open else set()
     result = PlanView(access, authorities, people, comments, changes, cases, linked, today,
                       changes[0].id if changes else 0, overdue)
     session.commit()
@@ -364,7 +397,7 @@ def start_plan(
     if errors:
         raise PlanInvalid(errors)
     plan = Plan(citizen_id=citizen.id, lead_authority_id=lead, situation=situation.strip(),
-                wishes=wishes.strip(), review_on=default_review_date(today), status="active")
+                wishes=wishes.strip(), review_on=default_review_date(today), status=ACTIVE)
     session.add(plan)
     session.flush()
     now = utcnow()
@@ -487,6 +520,37 @@ def hand_over_lead(session: Session, actor: User, plan_id: int, authority_id: st
     _notify_participants(session, access.plan, change, actor)
     _commit_or_conflict(session, access.plan)
     return access.plan
+
+
+def close_plan(session: Session, actor: User, plan_id: int, reason: str, note: str, *, version: int) -> Plan:
+    """End the plan: the citizen or the lead authority, with a reason ("other" needs
+    a note). The plan stays readable for all with consent and cannot be changed; a
+    new plan may then be started. The citizen and every coordinator are told.
+    Raises ``PlanNotFound`` for anyone else, ``PlanInvalid``, ``PlanConflict``,
+    ``PlanClosed``. Commits."""
+    access = authorize(session, actor, plan_id, "plan.close")
+    if not access.may_close:
+        refuse(session, access, "plan.close")
+    note = note.strip()
+    errors = {}
+    if reason not in CLOSE_REASONS:
+        errors["reason"] = _l("Choose why the plan ends.")
+    elif reason == "other" and not note:
+        errors["note"] = _l("Write why the plan ends.")
+    if len(note) > NOTE_LIMIT:
+        errors["note"] = _l("Write at most %(limit)d characters.", limit=NOTE_LIMIT)
+    if errors:
+        raise PlanInvalid(errors)
+    plan = access.plan
+    if plan.version != version:
+        raise PlanConflict(plan)
+    plan.status, plan.closed_at, plan.closed_by_id = CLOSED, utcnow(), actor.id
+    plan.closed_reason, plan.closed_note = reason, note or None
+    change = _log(session, plan, actor, "plan_closed", reason=reason)
+    _send_to(session, plan, change, actor, [session.get(User, plan.citizen_id), *_coordinators(session, plan)],
+             kind="plan_closed")
+    _commit_or_conflict(session, plan)
+    return plan
 
 
 # --- goals and actions --------------------------------------------------------------
@@ -763,6 +827,9 @@ def export_plan(session: Session, user: User, plan_id: int) -> dict:
     return {
         "plan_id": plan.id,
         "status": plan.status,
+        "closed_at": plan.closed_at.isoformat() if plan.closed_at else None,
+        "closed_reason": plan.closed_reason,
+        "closed_note": plan.closed_note,
         "lead_authority_id": plan.lead_authority_id,
         "review_on": plan.review_on.isoformat(),
         "situation": plan.situation,
@@ -924,8 +991,11 @@ def _coordinators(session: Session, plan: Plan, authority_ids: set[str] | None =
     return people
 
 
-def _send_to(session: Session, plan: Plan, change: PlanChange, actor: User, people: list[User]) -> None:
-    kind = change.what if change.what in ("comment_added", "proposal_added") and actor.role == Role.CITIZEN else "plan_changed"
+def _send_to(session: Session, plan: Plan, change: PlanChange, actor: User, people: list[User],
+             kind: str | None = None) -> None:
+    if kind is None:
+        citizen_wrote = change.what in ("comment_added", "proposal_added") and actor.role == Role.CITIZEN
+        kind = change.what if citizen_wrote else "plan_changed"
     seen = set()
     for person in people:
         if person is None or person.id == actor.id or person.id in seen:
@@ -955,7 +1025,7 @@ def queue_review_reminders(session: Session, today: date | None = None) -> int:
     review date. Returns how many were queued. Commits."""
     today = today or date.today()
     plans = session.scalars(
-        select(Plan).where(Plan.status == "active", Plan.review_on <= today + timedelta(days=REMINDER_DAYS))
+        select(Plan).where(IS_ACTIVE, Plan.review_on <= today + timedelta(days=REMINDER_DAYS))
     ).all()
     queued = 0
     for plan in plans:
@@ -979,6 +1049,8 @@ NOTIFICATION_TEXTS = {
                       _l("The citizen has written a comment on a coordinated plan you take part in. Read it after logging in: %(link)s")),
     "proposal_added": (_l("The citizen proposes a change to a coordinated plan"),
                        _l("The citizen proposes a change to a coordinated plan you take part in. Read it after logging in: %(link)s")),
+    "plan_closed": (_l("A coordinated plan has ended"),
+                    _l("A coordinated plan you take part in has ended. You can still read it after logging in: %(link)s")),
     "review_due": (_l("A coordinated plan is due for review"),
                    _l("A coordinated plan is due for review soon. Read it after logging in: %(link)s")),
 }

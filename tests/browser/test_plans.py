@@ -199,3 +199,48 @@ def test_plan_pages_pass_axe_in_both_languages(server, people, browser, language
                 assert_accessible(page)
         finally:
             ctx.close()
+
+
+@pytest.mark.parametrize("language", ["Dansk", "English"])
+def test_the_citizen_ends_the_plan_and_the_caseworkers_open_page_shows_it(server, people, browser, language):
+    from portal.services import plans as svc
+
+    with server.session() as session:
+        from portal.models import User
+
+        plan = svc.start_plan(session, session.get(User, people["citizen"]), consent_to=[REGION, AARHUS],
+                              situation="Hjemme igen", template_slug="hospital-discharge")
+        plan_url = f"{server.url}/plans/{plan.id}"
+    english = language == "English"
+    citizen_ctx = browser.new_context(locale="da-DK")
+    staff_ctx = browser.new_context(locale="da-DK")
+    try:
+        log_in(server, citizen_ctx, people["citizen"])
+        log_in(server, staff_ctx, people["municipality"])
+        staff = staff_ctx.new_page()
+        staff.goto(plan_url)
+        expect(staff.get_by_role("link", name=re.compile("^Rediger")).first).to_be_visible()
+        citizen = citizen_ctx.new_page()
+        citizen.goto(plan_url)
+        if english:
+            citizen.get_by_role("button", name="English").click()
+            expect(citizen.locator("html")).to_have_attribute("lang", "en")
+        citizen.get_by_role("link", name="End your plan" if english else "Afslut din plan").click()
+        assert_accessible(citizen)
+        end = "End your plan" if english else "Afslut din plan"
+        citizen.get_by_role("button", name=end).click()  # no reason: an error, focused
+        expect(citizen).to_have_title(re.compile("^(Error|Fejl):"))
+        expect(citizen.locator(".error-summary")).to_be_focused()
+        assert_accessible(citizen)
+        citizen.get_by_label("I no longer want the plan" if english else "Jeg ønsker ikke længere planen").check()
+        citizen.get_by_role("button", name=end).click()
+        expect(citizen.get_by_role("heading", name="This plan has ended" if english else "Planen er afsluttet")).to_be_visible()
+        expect(citizen.get_by_role("link", name=end)).to_have_count(0)
+        assert_accessible(citizen)
+        # The caseworker's open page learns it from its next poll; its edit links go.
+        expect(staff.get_by_role("heading", name="Planen er afsluttet")).to_be_visible(timeout=10_000)
+        expect(staff.get_by_role("link", name=re.compile("^Rediger"))).to_have_count(0)
+        assert_accessible(staff)
+    finally:
+        citizen_ctx.close()
+        staff_ctx.close()

@@ -764,3 +764,174 @@ def test_the_lead_hands_over_the_lead_and_with_it_the_reviews(client, login, ses
     assert client.get(path).status_code == 404
     login(aarhus.region_worker)
     assert client.get(path).status_code == 200
+
+
+# --- ending a plan ---------------------------------------------------------------------------
+
+
+def plan_changes(session, plan_id: int) -> list[str]:
+    return [c.what for c in session.scalars(select(PlanChange).where(PlanChange.plan_id == plan_id).order_by(PlanChange.id))]
+
+
+def test_the_lead_authority_ends_the_plan_and_the_citizen_and_coordinators_are_told(session, aarhus):
+    plan = start(session, aarhus)
+    svc.become_coordinator(session, aarhus.region_worker, plan.id)
+    svc.become_coordinator(session, aarhus.municipality_worker, plan.id)  # the lead (Aarhus)
+    closed = svc.close_plan(session, aarhus.municipality_worker, plan.id, "goals_met", "  ", version=plan.version)
+    assert (closed.status, closed.closed_by_id, closed.closed_reason, closed.closed_note) == (
+        "closed", aarhus.municipality_worker.id, "goals_met", None)
+    assert closed.closed_at is not None
+    assert plan_changes(session, plan.id)[-1] == "plan_closed"
+    told = {(n.user_id, n.kind) for n in session.scalars(select(PlanNotification).where(PlanNotification.plan_id == plan.id))}
+    assert told == {(aarhus.citizen.id, "plan_closed"), (aarhus.region_worker.id, "plan_closed")}  # not the actor
+    [row] = audit_rows(session, "plan.close", AuditOutcome.ALLOW)
+    assert (row.actor_id, row.subject_id) == (aarhus.municipality_worker.id, aarhus.citizen.id)
+    # No plan is active any more: the citizen may start a new one.
+    assert svc.active_plan_of(session, aarhus.citizen.id) is None
+    assert start(session, aarhus).id != plan.id
+
+
+def test_the_citizen_may_end_their_plan_another_authority_may_not(session, aarhus):
+    plan = start(session, aarhus)
+    with pytest.raises(svc.PlanNotFound):
+        svc.close_plan(session, aarhus.region_worker, plan.id, "goals_met", "", version=plan.version)
+    assert audit_rows(session, "plan.close", AuditOutcome.DENY)[-1].actor_id == aarhus.region_worker.id
+    assert session.get(Plan, plan.id).status == "active"
+    svc.close_plan(session, aarhus.citizen, plan.id, "other", "Jeg flytter til Norge", version=plan.version)
+    session.expire_all()
+    plan = session.get(Plan, plan.id)
+    assert (plan.status, plan.closed_reason, plan.closed_note) == ("closed", "other", "Jeg flytter til Norge")
+
+
+@pytest.mark.parametrize(("reason", "note", "field"), [
+    ("", "", "reason"), ("because", "", "reason"), ("other", "   ", "note"), ("goals_met", "x" * 2001, "note"),
+])
+def test_ending_needs_a_known_reason_and_other_needs_a_note_else_nothing_changes(session, aarhus, reason, note, field):
+    plan = start(session, aarhus)
+    before = plan_changes(session, plan.id)
+    with pytest.raises(svc.PlanInvalid) as exc:
+        svc.close_plan(session, aarhus.citizen, plan.id, reason, note, version=plan.version)
+    assert list(exc.value.errors) == [field]
+    session.rollback()
+    assert session.get(Plan, plan.id).status == "active" and plan_changes(session, plan.id) == before
+
+
+def test_ending_from_a_stale_page_is_a_conflict(session, aarhus):
+    plan = start(session, aarhus)
+    version = plan.version
+    svc.update_own_words(session, aarhus.citizen, plan.id, situation="Nyt", wishes="", version=version)
+    with pytest.raises(svc.PlanConflict):
+        svc.close_plan(session, aarhus.citizen, plan.id, "goals_met", "", version=version)
+    session.rollback()
+    assert session.get(Plan, plan.id).status == "active"
+
+
+def test_a_closed_plan_can_be_read_and_exported_but_not_changed(session, aarhus):
+    plan = start(session, aarhus)
+    svc.become_coordinator(session, aarhus.municipality_worker, plan.id)
+    goal = svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form())
+    action = svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id, action_form(AARHUS, due_on="2026-01-05"))
+    citizens_action = svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id, action_form("citizen"))
+    svc.close_plan(session, aarhus.citizen, plan.id, "goals_met", "", version=session.get(Plan, plan.id).version)
+    before = plan_changes(session, plan.id)
+    worker, citizen = aarhus.municipality_worker, aarhus.citizen
+    changes = [
+        lambda: svc.add_goal(session, worker, plan.id, goal_form()),
+        lambda: svc.update_goal(session, worker, plan.id, goal.id, goal_form(title="Nyt"), version=goal.version),
+        lambda: svc.record_measurement(session, worker, plan.id, goal.id, value="200", measured_on="2026-11-20",
+                                       version=goal.version),
+        lambda: svc.add_action(session, worker, plan.id, goal.id, action_form(AARHUS)),
+        lambda: svc.update_action(session, worker, plan.id, action.id, action_form(AARHUS), version=action.version),
+        lambda: svc.mark_action_done(session, citizen, plan.id, citizens_action.id, version=citizens_action.version),
+        lambda: svc.add_comment(session, citizen, plan.id, "Hej"),
+        lambda: svc.update_own_words(session, citizen, plan.id, situation="x", wishes="y", version=99),
+        lambda: svc.set_review(session, worker, plan.id, TODAY + timedelta(days=30), today=TODAY),
+        lambda: svc.hand_over_lead(session, worker, plan.id, REGION),
+        lambda: svc.become_coordinator(session, aarhus.region_worker, plan.id),
+        lambda: svc.apply_template(session, worker, plan.id, "return-to-work", today=TODAY),
+        lambda: svc.close_plan(session, citizen, plan.id, "goals_met", "", version=99),
+    ]
+    for change in changes:
+        with pytest.raises(svc.PlanClosed):
+            change()
+        session.rollback()
+    assert plan_changes(session, plan.id) == before
+    # Reading still works, without overdue warnings for a plan that has ended.
+    view = svc.view_plan(session, worker, plan.id, today=TODAY)
+    assert not view.access.is_open and view.overdue == set()
+    exported = svc.export_plan(session, citizen, plan.id)
+    assert (exported["status"], exported["closed_reason"]) == ("closed", "goals_met")
+    assert exported["closed_at"] is not None
+    # The citizen may still withdraw consent, so an authority no longer sees it.
+    svc.set_consent(session, citizen, plan.id, REGION, give=False)
+    with pytest.raises(svc.PlanNotFound):
+        svc.view_plan(session, aarhus.region_worker, plan.id)
+    # No reminders for a plan that has ended.
+    assert svc.queue_review_reminders(session, today=session.get(Plan, plan.id).review_on) == 0
+
+
+def test_ending_a_plan_through_its_pages(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    login(aarhus.citizen)
+    page = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert f'href="/plans/{plan.id}/close"' in page
+    token = csrf_token(client, f"/plans/{plan.id}/close")
+    missing = client.post(f"/plans/{plan.id}/close", data={"csrf_token": token, "version": str(plan.version)})
+    html = missing.get_data(as_text=True)
+    assert missing.status_code == 400 and "<title>Fejl:" in html
+    assert 'href="#reason-goals_met"' in html and "Vælg, hvorfor planen afsluttes." in html
+    assert session.get(Plan, plan.id).status == "active"
+    done = client.post(f"/plans/{plan.id}/close", data={"csrf_token": token, "version": str(plan.version),
+                                                         "reason": "citizen_wish", "note": "Tak for hjælpen"})
+    assert done.status_code == 303 and done.headers["Location"].endswith(f"/plans/{plan.id}")
+    page = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert "Planen er afsluttet" in page and "Jeg ønsker ikke længere planen" in page and "Tak for hjælpen" in page
+    assert "Skriv til myndighederne" not in page and f"/plans/{plan.id}/own-words" not in page
+    assert f'href="/plans/{plan.id}/close"' not in page
+    # A form kept open from before: sent to the plan with a clear message, nothing changes.
+    before = plan_changes(session, plan.id)
+    late = client.post(f"/plans/{plan.id}/comments", data={"csrf_token": token, "kind": "comment", "body": "Hej"})
+    assert late.status_code == 303 and late.headers["Location"].endswith(f"/plans/{plan.id}")
+    assert "den kan ikke længere ændres" in client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert plan_changes(session, plan.id) == before
+    # The plan list says it has ended, and offers a new plan.
+    index = client.get("/plans").get_data(as_text=True)
+    assert "Afsluttet" in index and 'href="/plans/new"' in index
+
+
+def test_only_the_lead_authority_is_offered_ending_and_others_get_404(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    login(aarhus.region_worker)
+    assert f'/plans/{plan.id}/close"' not in client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert client.get(f"/plans/{plan.id}/close").status_code == 404
+    login(aarhus.municipality_worker)
+    assert f'href="/plans/{plan.id}/close"' in client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert client.get(f"/plans/{plan.id}/close").status_code == 200
+
+
+def test_every_change_route_of_a_closed_plan_leads_back_to_the_plan_and_changes_nothing(app, client, login, session, aarhus):
+    """Walk every plans route with a plan id as the lead's caseworker and as the
+    citizen: reading still answers 200, every change (page or POST) is sent back to
+    the plan page, and the plan's log does not grow."""
+    plan = start(session, aarhus)
+    goal = svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form())
+    action = svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id, action_form(AARHUS))
+    svc.close_plan(session, aarhus.municipality_worker, plan.id, "goals_met", "", version=session.get(Plan, plan.id).version)
+    before = plan_changes(session, plan.id)
+    reading = {"plans.show", "plans.live", "plans.print_view", "plans.export", "plans.consent"}
+    for user in (aarhus.municipality_worker, aarhus.citizen):
+        login(user)
+        token = csrf_token(client, f"/plans/{plan.id}")
+        for rule in _plan_rules(app):
+            path = rule.build({k: v for k, v in {"plan_id": plan.id, "goal_id": goal.id, "action_id": action.id}.items()
+                               if k in rule.arguments})[1]
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                if rule.endpoint in reading:
+                    continue
+                data = {"csrf_token": token, "version": "1", "body": "x", "title": "x", "reason": "goals_met"}
+                response = client.open(path, method=method, data=data if method == "POST" else None)
+                assert response.status_code == 303, (user.name, method, path, response.status_code)
+                assert response.headers["Location"].endswith(f"/plans/{plan.id}"), (method, path)
+        assert client.get(f"/plans/{plan.id}").status_code == 200
+        assert client.get(f"/plans/{plan.id}/print").status_code == 200
+    assert plan_changes(session, plan.id) == before
