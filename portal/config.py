@@ -46,6 +46,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
     audit_days = int(env.get("AUDIT_RETENTION_DAYS", str(5 * 365)))
     if audit_days < AUDIT_RETENTION_FLOOR_DAYS:
         raise ConfigError(f"AUDIT_RETENTION_DAYS must be at least {AUDIT_RETENTION_FLOOR_DAYS}")
+    proxies = env.get("TRUSTED_PROXIES", "0")
+    if not proxies.isdigit():
+        raise ConfigError(f"TRUSTED_PROXIES must be a whole number of proxies (0 or more), not {proxies!r}")
     providers = env.get("OIDC_PROVIDERS")
     return {
         "INDGANG_ENV": mode,
@@ -99,6 +102,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         "INSTANT_DECISION_REVIEW_SHARE": float(env.get("INSTANT_DECISION_REVIEW_SHARE", "0.1")),
         # /metrics: a bearer token; unset means loopback clients only.
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        # How many reverse proxies (load balancer, ingress) stand in front of the web
+        # processes and set X-Forwarded-For and -Proto. Their headers are believed
+        # for that many hops, so rate limits count each client's own address; with
+        # 0 they are ignored (a client could otherwise pick its own address).
+        "TRUSTED_PROXIES": int(proxies),
     }
 
 

@@ -93,7 +93,9 @@ def _allowed() -> bool:
     if token:
         given = request.headers.get("Authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
-    return request.remote_addr in LOOPBACK
+    # A loopback address with a forwarding header is a proxy on this host passing on
+    # someone else's request (TRUSTED_PROXIES unset): not a local scraper.
+    return request.remote_addr in LOOPBACK and "X-Forwarded-For" not in request.headers
 
 
 @bp.get("/metrics")

@@ -187,6 +187,8 @@ def test_metrics_for_loopback_or_token_only(client, app, session):
     text = client.get("/metrics").get_data(as_text=True)
     assert 'indgang_http_request_duration_seconds_count{method="GET",endpoint="results.results",status="2xx"} 1' in text
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 404
+    # A proxy on this host passing on an outside request is not a local scraper.
+    assert client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
     app.config["METRICS_TOKEN"] = "s3cret"
     assert client.get("/metrics").status_code == 404
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 404
