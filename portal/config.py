@@ -87,6 +87,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         # Filing (and starting drafts) per citizen, Flask-Limiter syntax.
         "FILING_RATE_LIMIT": env.get("FILING_RATE_LIMIT", "5 per minute;30 per day"),
+        # Replies, uploads, plan comments, asking for a meeting: one budget per person.
+        "MESSAGE_RATE_LIMIT": env.get("MESSAGE_RATE_LIMIT", "10 per minute;100 per day"),
         "UPLOAD_MAX_FILES": int(env.get("UPLOAD_MAX_FILES", "10")),
         "RETENTION_DAYS": int(env.get("RETENTION_DAYS", str(5 * 365))),
         # Audit rows older than this are deleted by the retention job (the database

@@ -1,8 +1,8 @@
 """Rate limits: one Flask-Limiter ``Limiter`` per app, counting in one place.
 
 Each area limits its own views with ``limit_views`` when its blueprint is registered
-(login and logout per address, filing per citizen); the first call makes the app's
-limiter. Limits are read from the config at request time.
+(login and logout per address; filing, and messages to caseworkers, per citizen); the
+first call makes the app's limiter. Limits are read from the config at request time.
 """
 
 from __future__ import annotations
@@ -14,10 +14,21 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 
-def limit_views(app: Flask, views: dict[str, tuple[str, str]], key_func: Callable[[], str] | None = None) -> None:
+def per_user() -> str:
+    """Whose budget: the logged-in user's, else the client's address."""
+    from flask import request
+
+    from portal.auth import current_user
+
+    return f"user:{current_user.id}" if current_user else f"addr:{request.remote_addr}"
+
+
+def limit_views(app: Flask, views: dict[str, tuple[str, str]], key_func: Callable[[], str] | None = None,
+                methods: list[str] | None = None) -> None:
     """Limit each endpoint in ``views`` (endpoint -> (config setting holding the limit,
     shared scope)); endpoints with the same scope share one budget. ``key_func`` says
-    whose budget it is (default: the client's address)."""
+    whose budget it is (default: the client's address); ``methods`` limits only those
+    methods (default: all)."""
     limiter = app.extensions.get("indgang_limiter")
     if limiter is None:
         configure_storage(app)
@@ -28,7 +39,7 @@ def limit_views(app: Flask, views: dict[str, tuple[str, str]], key_func: Callabl
         def limit(setting=setting) -> str:
             return current_app.config[setting]
 
-        decorate = limiter.shared_limit(limit, scope=scope, key_func=key_func)
+        decorate = limiter.shared_limit(limit, scope=scope, key_func=key_func, methods=methods)
         app.view_functions[endpoint] = decorate(app.view_functions[endpoint])
 
 

@@ -87,3 +87,13 @@ def meeting(offer_id: int):
 def ask():
     offer = coordination.ask(get_session(), current_user)
     return redirect(url_for("coordination.offer", offer_id=offer.id), code=303)
+
+
+@bp.record_once
+def _limit_asking(state) -> None:
+    # Asking for an assessment or a joint meeting lands with the lead authority: the
+    # same budget as messages.
+    from portal.citizen.limits import MESSAGES, limit_message_views
+
+    limit_message_views(state.app, {"coordination.ask": ("MESSAGE_RATE_LIMIT", MESSAGES),
+                                    "coordination.meeting": ("MESSAGE_RATE_LIMIT", MESSAGES)})

@@ -490,3 +490,12 @@ def template(plan_id: int):
     view = _staff_view(plan_id, "plan.template_form")
     return render_template("plans/template_form.html", view=view, templates=svc.load_templates(),
                            errors=errors, error_title=bool(errors)), (400 if errors else 200)
+
+
+@bp.record_once
+def _limit_comments(state) -> None:
+    # Comments and proposals reach the coordinators by mail: one budget per person
+    # with replies on cases (recorded after the routes, so the view exists).
+    from portal.citizen.limits import MESSAGES, limit_message_views
+
+    limit_message_views(state.app, {"plans.comment": ("MESSAGE_RATE_LIMIT", MESSAGES)})

@@ -18,7 +18,7 @@ from portal.models import (
     RequestStatus,
 )
 from tests.conftest import csrf_token
-from tests.factories import make_case, make_citizen, make_staff
+from tests.factories import make_case, make_citizen, make_request, make_staff
 
 HOME_CARE_ANSWERS = [
     ("help", {"help_type": "practical"}),
@@ -487,3 +487,34 @@ def test_a_reply_is_sent_once_and_a_cpr_number_is_refused(client, session, login
     assert [m.body for m in replies] == ["Her er den."]
     assert "ny besked" not in client.get("/mine").get_data(as_text=True)  # read once replied
     assert "Dit svar" in client.get(f"/mine/sager/{case.id}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "MESSAGE_RATE_LIMIT": "3 per minute"}], indirect=True)
+def test_replies_and_plan_comments_share_one_message_budget_per_person(client, session, login):
+    """Every reply mails the caseworker: a person gets one budget for replies, plan
+    comments and the like. Over it: 429 and nothing stored; others are not affected;
+    reading is never limited."""
+    from portal.services import plans
+
+    citizen = make_citizen(session)
+    _, case = _routed_case(session, citizen)
+    _, other_case = _routed_case(session, citizen)
+    make_case(session, make_request(session, citizen, status=RequestStatus.ROUTED), authority_id="region-1083")
+    session.commit()
+    plan = plans.start_plan(session, citizen, consent_to=["municipality-461", "region-1083"])
+    login(citizen)
+    token = csrf_token(client, f"/mine/sager/{case.id}")
+
+    def reply(n: int, to=case) -> int:
+        return client.post(f"/mine/sager/{to.id}/svar", data={"csrf_token": token, "body": f"Svar {n}",
+                                                              "idempotency_key": f"k{n}"}).status_code
+
+    assert [reply(1), reply(2, other_case)] == [303, 303]
+    assert client.post(f"/plans/{plan.id}/comments", data={"csrf_token": token, "body": "Hej"}).status_code == 303
+    assert reply(3) == 429
+    assert client.post(f"/plans/{plan.id}/comments", data={"csrf_token": token, "body": "Igen"}).status_code == 429
+    bodies = set(session.scalars(select(Message.body).where(Message.sender_id == citizen.id)))
+    assert bodies == {"Svar 1", "Svar 2"}
+    assert all(client.get(f"/mine/sager/{case.id}").status_code == 200 for _ in range(5))
+    login(make_citizen(session))  # another citizen has a budget of their own
+    assert client.post("/coordination/ask", data={"csrf_token": csrf_token(client, "/mine")}).status_code != 429
