@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DatabaseError
 
-from portal.models import AuditEntry, AuditOutcome
+from portal.models import AuditEntry, AuditOutcome, Role
 from portal.models.audit import AuditLogIsAppendOnly
 from portal.services import audit
 from tests.factories import make_staff
@@ -147,3 +147,39 @@ def test_an_audit_retention_below_the_floor_is_refused_at_start():
     with pytest.raises(ConfigError, match="AUDIT_RETENTION_DAYS"):
         load_config({"AUDIT_RETENTION_DAYS": "30"})
     assert load_config({"AUDIT_RETENTION_DAYS": "180"})["AUDIT_RETENTION_DAYS"] == 180
+
+
+LISTINGS = [
+    (Role.ADMINISTRATOR, None, "/admin/jobs/failed", "jobs.list_failed"),
+    (Role.ADMINISTRATOR, None, "/admin/requests/unroutable", "request.list_unroutable"),
+    # The dashboard itself shows figures only; it is audited when it lists cases.
+    (Role.COORDINATOR, "municipality-461", "/stats/cases", "stats.drill_down"),
+    (Role.CASEWORKER, "municipality-461", "/cases/", "case.list"),
+    (Role.CASEWORKER, "municipality-461", "/plans", "plan.list"),
+    (Role.CASEWORKER, "municipality-461", "/cases/instant-decisions", "decision.review_list"),
+]
+
+
+@pytest.mark.parametrize(("role", "authority_id", "path", "action"), LISTINGS, ids=[row[3] for row in LISTINGS])
+def test_every_staff_listing_writes_one_audit_row_with_the_requests_correlation_id(
+        client, login, session, role, authority_id, path, action):
+    user = make_staff(session, authority_id, role=role) if authority_id else make_staff(session, role=role,
+                                                                                          authority_id=None)
+    session.commit()
+    login(user)
+
+    def rows() -> list[AuditEntry]:
+        session.expire_all()
+        return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)))
+
+    before = len(rows())
+    response = client.get(path)
+    assert response.status_code == 200
+    [row] = rows()[before:]
+    assert (row.actor_id, row.actor_role, row.actor_authority_id, row.outcome) == (
+        user.id, role.value, authority_id, AuditOutcome.ALLOW)
+    assert row.correlation_id == response.headers["X-Correlation-ID"]
+    # A correlation id from the load balancer is kept, so one request can be traced
+    # from the proxy's log to the audit log.
+    client.get(path, headers={"X-Correlation-ID": "lb-0f1e2d3c4b5a"})
+    assert rows()[-1].correlation_id == "lb-0f1e2d3c4b5a"
