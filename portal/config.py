@@ -15,6 +15,8 @@ from pathlib import Path
 
 ENVIRONMENTS = ("development", "test", "production")
 AUDIT_RETENTION_FLOOR_DAYS = 180
+# A citizen may save a draft and come back later: never delete one sooner than this.
+DRAFT_RETENTION_FLOOR_DAYS = 30
 
 
 class ConfigError(RuntimeError):
@@ -46,6 +48,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
     audit_days = int(env.get("AUDIT_RETENTION_DAYS", str(5 * 365)))
     if audit_days < AUDIT_RETENTION_FLOOR_DAYS:
         raise ConfigError(f"AUDIT_RETENTION_DAYS must be at least {AUDIT_RETENTION_FLOOR_DAYS}")
+    draft_days = int(env.get("DRAFT_RETENTION_DAYS", "180"))
+    if draft_days < DRAFT_RETENTION_FLOOR_DAYS:
+        raise ConfigError(f"DRAFT_RETENTION_DAYS must be at least {DRAFT_RETENTION_FLOOR_DAYS}")
     providers = env.get("OIDC_PROVIDERS")
     return {
         "INDGANG_ENV": mode,
@@ -85,7 +90,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         # Filing (and starting drafts) per citizen, Flask-Limiter syntax.
         "FILING_RATE_LIMIT": env.get("FILING_RATE_LIMIT", "5 per minute;30 per day"),
         "UPLOAD_MAX_FILES": int(env.get("UPLOAD_MAX_FILES", "10")),
+        # Requests whose cases all closed, and plans that ended, this long ago are
+        # anonymised by the retention job.
         "RETENTION_DAYS": int(env.get("RETENTION_DAYS", str(5 * 365))),
+        # Drafts never filed and untouched this long are deleted by the retention job.
+        "DRAFT_RETENTION_DAYS": draft_days,
         # Audit rows older than this are deleted by the retention job (the database
         # refuses a cutoff younger than the floor: migration audit_1).
         "AUDIT_RETENTION_DAYS": audit_days,
