@@ -15,6 +15,10 @@ from pathlib import Path
 
 ENVIRONMENTS = ("development", "test", "production")
 AUDIT_RETENTION_FLOOR_DAYS = 180
+# A citizen may save a draft and come back later: never delete one sooner than this.
+DRAFT_RETENTION_FLOOR_DAYS = 30
+# A closed case may be complained about or reopened: keep its texts at least this long.
+RETENTION_FLOOR_DAYS = 90
 
 
 class ConfigError(RuntimeError):
@@ -46,6 +50,12 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
     audit_days = int(env.get("AUDIT_RETENTION_DAYS", str(5 * 365)))
     if audit_days < AUDIT_RETENTION_FLOOR_DAYS:
         raise ConfigError(f"AUDIT_RETENTION_DAYS must be at least {AUDIT_RETENTION_FLOOR_DAYS}")
+    retention_days = int(env.get("RETENTION_DAYS", str(5 * 365)))
+    if retention_days < RETENTION_FLOOR_DAYS:
+        raise ConfigError(f"RETENTION_DAYS must be at least {RETENTION_FLOOR_DAYS}")
+    draft_days = int(env.get("DRAFT_RETENTION_DAYS", "180"))
+    if draft_days < DRAFT_RETENTION_FLOOR_DAYS:
+        raise ConfigError(f"DRAFT_RETENTION_DAYS must be at least {DRAFT_RETENTION_FLOOR_DAYS}")
     proxies = env.get("TRUSTED_PROXIES", "0")
     if not proxies.isdigit():
         raise ConfigError(f"TRUSTED_PROXIES must be a whole number of proxies (0 or more), not {proxies!r}")
@@ -90,7 +100,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         # Replies, uploads, plan comments, asking for a meeting: one budget per person.
         "MESSAGE_RATE_LIMIT": env.get("MESSAGE_RATE_LIMIT", "10 per minute;100 per day"),
         "UPLOAD_MAX_FILES": int(env.get("UPLOAD_MAX_FILES", "10")),
-        "RETENTION_DAYS": int(env.get("RETENTION_DAYS", str(5 * 365))),
+        # Requests whose cases all closed, and plans that ended, this long ago are
+        # anonymised by the retention job.
+        "RETENTION_DAYS": retention_days,
+        # Drafts never filed and untouched this long are deleted by the retention job.
+        "DRAFT_RETENTION_DAYS": draft_days,
         # Audit rows older than this are deleted by the retention job (the database
         # refuses a cutoff younger than the floor: migration audit_1).
         "AUDIT_RETENTION_DAYS": audit_days,

@@ -10,6 +10,7 @@ stated where it is defined.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 
 from flask import current_app
@@ -17,6 +18,8 @@ from flask import current_app
 from portal.db import open_session
 from portal.services import outbox
 from portal.services.outbox import JobSpec
+
+log = logging.getLogger(__name__)
 
 
 def job(queue: str = "default", timeout: int = 180) -> Callable[[Callable], Callable]:
@@ -68,10 +71,19 @@ def watch_deadlines(session) -> dict:
 
 @job(queue="low", timeout=1800)
 def retention(session) -> dict:
-    """Anonymise closed cases past RETENTION_DAYS; delete audit rows past
-    AUDIT_RETENTION_DAYS."""
-    from portal.services import audit, cases
+    """Storage limitation, daily: anonymise requests whose cases all closed, and plans
+    that ended, more than RETENTION_DAYS ago; delete drafts untouched for
+    DRAFT_RETENTION_DAYS; delete audit rows past AUDIT_RETENTION_DAYS. Returns (and
+    logs) how many of each it handled; a second run reports zeros."""
+    from portal.services import attachments, audit, cases, filing, plans
 
     config = current_app.config
-    return {"anonymised": cases.anonymise_closed_cases(session, int(config["RETENTION_DAYS"])),
-            "audit_rows_deleted": audit.delete_expired(session, int(config["AUDIT_RETENTION_DAYS"]))}
+    uploads = attachments.upload_dir(current_app.instance_path)
+    counts = {
+        "requests_anonymised": cases.anonymise_closed_cases(session, int(config["RETENTION_DAYS"]), uploads),
+        "plans_anonymised": plans.anonymise_ended_plans(session, int(config["RETENTION_DAYS"])),
+        "drafts_deleted": filing.delete_stale_drafts(session, int(config["DRAFT_RETENTION_DAYS"]), uploads),
+        "audit_rows_deleted": audit.delete_expired(session, int(config["AUDIT_RETENTION_DAYS"])),
+    }
+    log.info("retention: %s", ", ".join(f"{kind} {count}" for kind, count in counts.items()))
+    return counts

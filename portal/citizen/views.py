@@ -42,7 +42,7 @@ def _locale() -> str:
 
 
 def _upload_dir() -> Path:
-    return Path(current_app.instance_path) / "uploads"
+    return attachment_service.upload_dir(current_app.instance_path)
 
 
 def _limits() -> attachment_service.UploadLimits:

@@ -89,7 +89,11 @@ class Case(Base):
 
 
 class CaseEvent(Base):
-    """Something that happened to a case. Append-only: figures are computed from these."""
+    """Something that happened to a case. Append-only: figures are computed from these.
+
+    The one exception is retention, which blanks the free text people typed
+    (``reason`` of rejections, suspensions and extensions) and keeps everything else.
+    """
 
     __tablename__ = "case_events"
 

@@ -37,6 +37,8 @@ class Plan(Base):
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     closed_reason: Mapped[str | None] = mapped_column(String(32))
     closed_note: Mapped[str | None] = mapped_column(Text)
+    # When retention erased the plan's free text, RETENTION_DAYS after it ended.
+    anonymised_at: Mapped[datetime | None]
 
     participants: Mapped[list[PlanParticipant]] = relationship(back_populates="plan")
     goals: Mapped[list[Goal]] = relationship(back_populates="plan", order_by="Goal.id")
@@ -113,7 +115,9 @@ class Action(Base):
 
 
 class PlanChange(Base):
-    """The plan's log: who changed what, when. Append-only."""
+    """The plan's log: who changed what, when. Append-only, except that retention
+    blanks the free text it copied (titles, changed values) once the plan has ended
+    long enough ago."""
 
     __tablename__ = "plan_changes"
 

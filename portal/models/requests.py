@@ -45,6 +45,9 @@ class Request(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     filed_at: Mapped[datetime | None] = mapped_column(index=True)
     filed_on: Mapped[date | None]
+    # When retention erased the request's personal data (the retention job's own mark:
+    # a request is anonymised once, and later runs pass over it).
+    anonymised_at: Mapped[datetime | None]
 
     citizen: Mapped[User] = relationship()
     attachments: Mapped[list[Attachment]] = relationship(back_populates="request")

@@ -41,8 +41,9 @@ def _labels():
 @citizen_only
 def access():
     log = privacy.access_log(get_session(), current_user)
-    years = current_app.config["AUDIT_RETENTION_DAYS"] // 365
-    return render_template("privacy/access.html", log=log, kept_years=years)
+    config = current_app.config
+    return render_template("privacy/access.html", log=log, kept_years=config["AUDIT_RETENTION_DAYS"] // 365,
+                           data_days=config["RETENTION_DAYS"], draft_days=config["DRAFT_RETENTION_DAYS"])
 
 
 @bp.get("/data")

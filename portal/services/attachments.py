@@ -41,6 +41,18 @@ class UploadLimits:
     max_files: int
 
 
+def upload_dir(instance_path: str | Path) -> Path:
+    """The folder uploaded files are stored in, under the instance folder."""
+    return Path(instance_path) / "uploads"
+
+
+def remove_files(folder: Path, stored_names: list[str]) -> None:
+    """Remove stored files, after the commit that deleted their rows (a failed commit
+    must leave them). A file already gone is no error: removing is idempotent."""
+    for name in stored_names:
+        (folder / name).unlink(missing_ok=True)
+
+
 def sniff(head: bytes) -> str | None:
     """The allowed content type the bytes start with, or None."""
     for content_type, (magic, _exts) in ALLOWED.items():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, exists, func, or_, select, text
@@ -809,13 +810,38 @@ def _tell_citizen_target_missed(session: Session, case: Case, target: str) -> bo
     return True
 
 
-def anonymise_closed_cases(session: Session, retention_days: int, now=None) -> int:
-    """Anonymise requests whose cases all closed more than ``retention_days`` ago:
-    answers, messages and internal notes are erased; references, dates and the
-    audit log stay (for statistics and accountability). Idempotent. Commits.
-    Returns how many requests were anonymised now.
+# Free text people type into case events, by event kind: retention blanks these keys
+# and keeps the rest (kinds, times, authorities, deadlines, days) for the figures.
+FREE_TEXT_EVENT_KEYS = {
+    EventKind.REJECTED.value: ("reason",),
+    EventKind.DEADLINE_SUSPENDED.value: ("reason",),
+    EventKind.DEADLINE_EXTENDED.value: ("reason",),
+}
+
+
+def anonymise_closed_cases(session: Session, retention_days: int, upload_dir: Path, now=None) -> int:
+    """Anonymise filed requests whose cases all closed more than ``retention_days`` ago.
+
+    Erased: the answers, every attachment (its row with the original filename, and
+    then its file in ``upload_dir``), message bodies, internal notes, handover
+    reasons, the free text of case events (``FREE_TEXT_EVENT_KEYS``) and a reason
+    for overturning an instant decision. Kept: references, statuses, dates,
+    authorities and the audit log, for statistics and accountability.
+
+    A request qualifies by its cases, whatever its own status says: a request whose
+    last two cases were closed at the same moment may have stayed "routed".
+
+    Case events are append-only by convention, not by a database trigger, so no
+    database exception is needed: the event rows and their keys stay, only the
+    typed text becomes "". Each request is marked ``anonymised_at`` and gets one
+    ``retention.anonymise`` audit row; a second run finds nothing. Commits; files are
+    removed only after the commit (a missing file is no error). Returns how many
+    requests were anonymised now.
     """
     from datetime import timedelta
+
+    from portal.models import Attachment, DecisionCheck
+    from portal.services.attachments import remove_files
 
     now = now or utcnow()
     cutoff = now - timedelta(days=retention_days)
@@ -823,28 +849,41 @@ def anonymise_closed_cases(session: Session, retention_days: int, now=None) -> i
         Case.request_id == Request.id,
         or_(Case.closed_at.is_(None), Case.closed_at > cutoff),
     )
-    candidates = session.scalars(
-        select(Request).where(Request.status == RequestStatus.CLOSED, ~open_or_recent,
-                              exists().where(Case.request_id == Request.id))
-    )
-    done = 0
+    candidates = list(session.scalars(
+        select(Request).where(Request.anonymised_at.is_(None), Request.status != RequestStatus.DRAFT,
+                              exists().where(Case.request_id == Request.id), ~open_or_recent)
+        .order_by(Request.id)
+    ))
+    files: list[str] = []
     for request in candidates:
         cases = list(session.scalars(select(Case).where(Case.request_id == request.id)))
-        changed = bool(request.answers) or any(c.internal_note for c in cases)
-        messages = list(session.scalars(select(Message).where(Message.case_id.in_([c.id for c in cases]),
-                                                              Message.body != "")))
-        if not changed and not messages:
-            continue
+        case_ids = [c.id for c in cases]
         request.answers = {}
         for case in cases:
             case.internal_note = None
-        for message in messages:
+        for message in session.scalars(select(Message).where(Message.case_id.in_(case_ids), Message.body != "")):
             message.body = ""
+        for handover in session.scalars(select(Handover).where(Handover.case_id.in_(case_ids),
+                                                               Handover.reason != "")):
+            handover.reason = ""
+        for event in session.scalars(select(CaseEvent).where(CaseEvent.case_id.in_(case_ids),
+                                                             CaseEvent.kind.in_(list(FREE_TEXT_EVENT_KEYS)))):
+            keys = [k for k in FREE_TEXT_EVENT_KEYS[event.kind] if (event.data or {}).get(k)]
+            if keys:
+                event.data = {**event.data, **dict.fromkeys(keys, "")}  # a new dict: JSON is not tracked in place
+        for check in session.scalars(select(DecisionCheck).where(DecisionCheck.request_id == request.id,
+                                                                 DecisionCheck.overturn_reason.is_not(None))):
+            check.overturn_reason = ""
+        attachments = list(session.scalars(select(Attachment).where(Attachment.request_id == request.id)))
+        for attachment in attachments:
+            files.append(attachment.stored_name)
+            session.delete(attachment)
+        request.anonymised_at = now
         audit.record(session, actor=None, action="retention.anonymise", request_id=request.id,
-                     subject_id=request.citizen_id, details={"cases": [c.id for c in cases]})
-        done += 1
+                     subject_id=request.citizen_id, details={"cases": case_ids, "attachments": len(attachments)})
     session.commit()
-    return done
+    remove_files(upload_dir, files)
+    return len(candidates)
 
 
 def is_overdue(case: Case, today: date | None = None) -> bool:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -326,6 +327,38 @@ def discard_draft(session: Session, citizen: User, request: Request) -> None:
                  details={"request_id": request.id})
     session.delete(request)
     session.commit()
+
+
+def delete_stale_drafts(session: Session, retention_days: int, upload_dir: Path,
+                        now: datetime | None = None) -> int:
+    """Delete drafts never filed and untouched for ``retention_days`` (no answer saved,
+    no file added since): their rows, their attachments' rows, then their files in
+    ``upload_dir`` once the commit succeeded (a missing file is no error). A draft
+    was never sent to anyone, so nothing of it is kept for statistics. One
+    ``retention.draft_deleted`` audit row each, as ``request.draft_discarded`` when
+    the citizen deletes one. Commits. Returns how many drafts were deleted.
+    """
+    from portal.models import Attachment
+    from portal.services.attachments import remove_files
+
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    recent_upload = exists().where(Attachment.request_id == Request.id, Attachment.uploaded_at >= cutoff)
+    # Locked (PostgreSQL): a draft filed or saved meanwhile is re-checked, and passed over.
+    drafts = list(session.scalars(
+        select(Request).where(Request.status == RequestStatus.DRAFT, Request.updated_at < cutoff, ~recent_upload)
+        .order_by(Request.id).with_for_update(of=Request, skip_locked=True)
+    ))
+    files: list[str] = []
+    for request in drafts:
+        for attachment in session.scalars(select(Attachment).where(Attachment.request_id == request.id)):
+            files.append(attachment.stored_name)
+            session.delete(attachment)
+        audit.record(session, actor=None, action="retention.draft_deleted", subject_id=request.citizen_id,
+                     details={"request_id": request.id, "service_type": request.service_type_slug})
+        session.delete(request)
+    session.commit()
+    remove_files(upload_dir, files)
+    return len(drafts)
 
 
 # --- routing preview ------------------------------------------------------------------

@@ -1086,3 +1086,59 @@ def send_notification(session: Session, notification_id: int, *, smtp_host: str,
     note.status, note.sent_at = "sent", utcnow()
     session.commit()
     return True
+
+
+# --- retention ----------------------------------------------------------------------
+
+# What people typed into goals and actions; the plan's log copies these into "title"
+# and "changed" (see ``update_goal``/``update_action``).
+_GOAL_TEXT = ("title", "measure", "agreed_by")
+_ACTION_TEXT = ("title", "responsible_name")
+
+
+def anonymise_ended_plans(session: Session, retention_days: int, now=None) -> int:
+    """Erase the free text of plans that ended more than ``retention_days`` ago.
+
+    Erased: the citizen's situation and wishes, the closing note, comment and
+    proposal bodies, goal titles, measures and who agreed, action titles and
+    responsible names, and the copies of these in the plan's log. Kept: the plan's
+    structure (participants and consent dates, goals' dates and measurements,
+    actions' authorities, dates and statuses, the log's kinds and times) for
+    statistics. Active plans and plans ended more recently are untouched. Each plan
+    is marked ``anonymised_at`` and gets one ``retention.plan_anonymised`` audit row;
+    a second run finds nothing. Commits. Returns how many plans were anonymised now.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(days=retention_days)
+    plans = list(session.scalars(
+        select(Plan).where(Plan.status == CLOSED, Plan.closed_at < cutoff, Plan.anonymised_at.is_(None))
+        .order_by(Plan.id)
+    ))
+    for plan in plans:
+        plan.situation, plan.wishes, plan.closed_note = "", "", None
+        for comment in session.scalars(select(PlanComment).where(PlanComment.plan_id == plan.id)):
+            comment.body = ""
+        for goal in session.scalars(select(Goal).where(Goal.plan_id == plan.id)):
+            for name in _GOAL_TEXT:
+                setattr(goal, name, "")
+            for action in session.scalars(select(Action).where(Action.goal_id == goal.id)):
+                for name in _ACTION_TEXT:
+                    setattr(action, name, "")
+        for change in session.scalars(select(PlanChange).where(PlanChange.plan_id == plan.id)):
+            change.data = _without_free_text(change.data or {})
+        plan.anonymised_at = now
+        audit.record(session, actor=None, action="retention.plan_anonymised", subject_id=plan.citizen_id,
+                     details={"plan_id": plan.id})
+    session.commit()
+    return len(plans)
+
+
+def _without_free_text(data: dict) -> dict:
+    """A log entry's data with typed text blanked: its keys, ids and dates stay."""
+    free = set(_GOAL_TEXT) | set(_ACTION_TEXT)
+    data = dict(data)  # a new dict: JSON columns are not tracked in place
+    if data.get("title"):
+        data["title"] = ""
+    if isinstance(data.get("changed"), dict):
+        data["changed"] = {key: (["", ""] if key in free else values) for key, values in data["changed"].items()}
+    return data

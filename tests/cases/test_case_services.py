@@ -259,7 +259,7 @@ def test_watch_deadlines_warns_escalates_and_tells_the_citizen_once(session):
     assert case.limit_due.isoformat() in letter.body
 
 
-def test_retention_anonymises_closed_cases_past_the_period_once(session):
+def test_retention_anonymises_closed_cases_past_the_period_once(session, tmp_path):
     from datetime import timedelta
 
     from portal.models.base import utcnow
@@ -270,12 +270,12 @@ def test_retention_anonymises_closed_cases_past_the_period_once(session):
     cases.send_message(session, worker, case.id, body="Personligt")
     for status in ("decided", "closed"):
         cases.change_status(session, worker, case.id, to=status)
-    assert cases.anonymise_closed_cases(session, 30) == 0
+    assert cases.anonymise_closed_cases(session, 30, tmp_path) == 0
     later = utcnow() + timedelta(days=31)
-    assert cases.anonymise_closed_cases(session, 30, now=later) == 1
+    assert cases.anonymise_closed_cases(session, 30, tmp_path, now=later) == 1
     assert request.answers == {}
     assert session.scalar(select(Message.body).where(Message.case_id == case.id)) == ""
-    assert cases.anonymise_closed_cases(session, 30, now=later) == 0
+    assert cases.anonymise_closed_cases(session, 30, tmp_path, now=later) == 0
 
 
 def test_working_days_skip_weekends_and_danish_holidays():

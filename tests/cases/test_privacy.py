@@ -30,6 +30,9 @@ def test_who_has_seen_my_data_lists_the_authorities(client, session, login):
     assert "Odense" in html
     assert case.reference in html
     assert "Loggen gemmes i 5 år." in html  # AUDIT_RETENTION_DAYS, said where the log is read
+    # RETENTION_DAYS and DRAFT_RETENTION_DAYS, in Danish
+    assert "slettes 5 år efter, at den sidste sag er lukket" in html
+    assert "En kladde, du ikke har sendt, slettes, når den ikke er ændret i 180 dage." in html
 
 
 def test_someone_elses_access_log_is_not_shown(client, session, login):

@@ -935,3 +935,42 @@ def test_every_change_route_of_a_closed_plan_leads_back_to_the_plan_and_changes_
         assert client.get(f"/plans/{plan.id}").status_code == 200
         assert client.get(f"/plans/{plan.id}/print").status_code == 200
     assert plan_changes(session, plan.id) == before
+
+
+# --- retention ----------------------------------------------------------------------------
+
+
+def test_retention_erases_the_texts_of_plans_ended_long_ago_and_keeps_their_structure(session, aarhus):
+    from portal.models import Goal, PlanComment
+
+    worker, citizen = aarhus.municipality_worker, aarhus.citizen
+    old = start(session, aarhus)
+    goal = svc.add_goal(session, worker, old.id, goal_form())
+    svc.update_goal(session, worker, old.id, goal.id, goal_form(title="Gå 2 km med Ane"), version=goal.version)
+    action = svc.add_action(session, worker, old.id, goal.id, action_form(AARHUS))
+    svc.add_comment(session, citizen, old.id, "Min søster hjælper mig")
+    svc.close_plan(session, citizen, old.id, "other", "Jeg flytter til Norge", version=session.get(Plan, old.id).version)
+    session.get(Plan, old.id).closed_at -= timedelta(days=6 * 365)
+    session.commit()
+    recent = start(session, aarhus)
+    svc.close_plan(session, citizen, recent.id, "goals_met", "", version=recent.version)
+    active = start(session, aarhus)
+
+    assert svc.anonymise_ended_plans(session, 5 * 365) == 1
+    session.expire_all()
+    old = session.get(Plan, old.id)
+    assert (old.situation, old.wishes, old.closed_note) == ("", "", None)
+    assert (old.status, old.closed_reason, old.closed_at is not None) == ("closed", "other", True)
+    goal, action = session.get(Goal, goal.id), session.get(Action, action.id)
+    assert (goal.title, goal.measure, goal.agreed_by, goal.due_on) == ("", "", "", date(2027, 3, 1))
+    assert (action.title, action.responsible_name, action.authority_id) == ("", "", AARHUS)
+    assert session.scalars(select(PlanComment.body).where(PlanComment.plan_id == old.id)).all() == [""]
+    logged = {c.what: c.data for c in session.scalars(select(PlanChange).where(PlanChange.plan_id == old.id))}
+    assert logged["goal_changed"]["title"] == "" and logged["goal_changed"]["changed"]["title"] == ["", ""]
+    assert logged["action_added"]["title"] == "" and logged["action_added"]["due_on"] == "2026-12-02"
+    for untouched in (recent, active):
+        assert session.get(Plan, untouched.id).situation == "Jeg er udskrevet"
+
+    assert svc.anonymise_ended_plans(session, 5 * 365) == 0
+    [row] = audit_rows(session, "retention.plan_anonymised")
+    assert (row.subject_id, row.details["plan_id"]) == (citizen.id, old.id)
