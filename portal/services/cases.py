@@ -552,6 +552,11 @@ def change_status(session: Session, user: User, case_id: int, *, to: str,
 
 
 def _close_request_if_done(session: Session, case: Case) -> None:
+    # Lock the request first. Without it, the last two cases closed at the same moment
+    # each still see the other open, and the request stays open for good. With it,
+    # the second waits for the first to commit, then sees its case closed (PostgreSQL
+    # reads committed rows per statement; SQLite serialises writers anyway).
+    session.execute(select(Request.id).where(Request.id == case.request_id).with_for_update())
     open_left = session.scalar(
         select(func.count()).select_from(Case).where(Case.request_id == case.request_id, Case.id != case.id,
                                                      Case.status != CaseStatus.CLOSED)

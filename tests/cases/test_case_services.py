@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 import pytest
@@ -17,13 +18,15 @@ from portal.models import (
     Message,
     Notification,
     OutboxMessage,
+    Request,
     RequestStatus,
     Role,
     RoutingRecord,
+    User,
 )
 from portal.services import cases
 from portal.services.deadlines import add_days, danish_today
-from tests.factories import make_citizen, make_request, make_staff
+from tests.factories import make_case, make_citizen, make_request, make_staff
 
 
 def routed_case(session, service="home-care", **request_overrides):
@@ -283,3 +286,59 @@ def test_working_days_skip_weekends_and_danish_holidays():
     assert add_days(date(2026, 4, 1), 1) == date(2026, 4, 7)  # Easter
     assert add_days(date(2026, 4, 1), 3, "calendar") == date(2026, 4, 4)
     assert add_days(date(2026, 11, 27), 1) == date(2026, 11, 30)  # Friday -> Monday
+
+
+def test_the_last_two_cases_closed_at_the_same_moment_close_the_request(live_database_url, redis_url, tmp_path):
+    """Two caseworkers close the request's last two cases at once. The first holds
+    its commit until the second has counted the open cases (or a second has passed);
+    the request must end closed. Without the request lock, each counted the other's
+    case as open and the request stayed open for good."""
+    import threading
+
+    from sqlalchemy import event
+
+    from portal import create_app, redis_conn
+    from tests.conftest import make_config
+
+    app = create_app(make_config(live_database_url, redis_url, tmp_path))
+    maker = app.extensions["db"].sessionmaker
+    try:
+        with app.app_context(), maker() as setup:
+            first, request, _ = routed_case(setup)
+            second = make_case(setup, request, "region-1083", assignment_index=1)
+            workers = [make_staff(setup), make_staff(setup, "region-1083")]
+            for worker, case in zip(workers, (first, second), strict=True):
+                cases.accept_case(setup, worker, case.id)
+                cases.change_status(setup, worker, case.id, to="decided")
+            ids = [(w.id, c.id) for w, c in zip(workers, (first, second), strict=True)]
+            request_id = request.id
+        counted = threading.Event()
+        errors = []
+
+        def close(worker_id: int, case_id: int, hold: bool) -> None:
+            try:
+                with app.app_context(), maker() as session:
+                    if hold:  # commit only once the other has counted (or after a second)
+                        event.listen(session, "before_commit", lambda _s: counted.wait(1))
+                    else:
+                        event.listen(session.connection(), "after_cursor_execute",
+                                     lambda *a: counted.set() if "count(" in a[2] and "cases.status !=" in a[2] else None)
+                    cases.change_status(session, session.get(User, worker_id), case_id, to="closed")
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        holder = threading.Thread(target=close, args=(*ids[0], True))
+        holder.start()
+        time.sleep(0.2)
+        other = threading.Thread(target=close, args=(*ids[1], False))
+        other.start()
+        for thread in (holder, other):
+            thread.join(60)
+        assert errors == []
+        with maker() as check:
+            assert {c.status for c in check.scalars(select(Case).where(Case.request_id == request_id))} == {
+                CaseStatus.CLOSED}
+            assert check.get(Request, request_id).status == RequestStatus.CLOSED
+    finally:
+        redis_conn.close(app)
+        app.extensions["db"].engine.dispose()
