@@ -10,6 +10,10 @@ request, records the decision and opens the case with its deadlines, events, aud
 and notification. The rate is measured from rq's own job timestamps (first job started
 to last job ended), so process start-up is not counted. Goal (issue 6): >= 0.7.
 
+On PostgreSQL a third run measures the floor: a job making the routing job's twelve
+round trips with bare psycopg and no logic (``bench/floor_job.py``). Its ratio to the
+no-op job is the ceiling any implementation of the routing job could reach here.
+
 With a PostgreSQL URL a fresh database ``cases_bench_<pid>`` is made on that server and
 dropped afterwards; without one, a SQLite file in a temporary folder is used.
 """
@@ -62,7 +66,8 @@ class Bench:
                                "INSTANCE_PATH": str(folder), "SECRET_KEY": "bench"})
         upgrade_database(self.app)
         self.env = dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
-                        INDGANG_INSTANCE_PATH=str(folder), SECRET_KEY="bench", PYTHONPATH=str(ROOT))
+                        INDGANG_INSTANCE_PATH=str(folder), SECRET_KEY="bench",
+                        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "bench")]))
 
     def redis(self):
         import redis
@@ -90,6 +95,19 @@ class Bench:
 
         queue = Queue("default", connection=self.redis())
         ids = [queue.enqueue_call("builtins.len", args=([],), result_ttl=3600).id for _ in range(n)]
+        self.run_worker()
+        return self.rate(ids)
+
+    def floor(self, n: int) -> float:
+        """The same PostgreSQL round trips as a routing job, bare (bench/floor_job.py)."""
+        from rq import Queue
+
+        sys.path.insert(0, str(ROOT / "bench"))
+        import floor_job
+
+        floor_job.create_table(self.database_url)
+        queue = Queue("default", connection=self.redis())
+        ids = [queue.enqueue_call("floor_job.same_round_trips", args=(i,), result_ttl=3600).id for i in range(n)]
         self.run_worker()
         return self.rate(ids)
 
@@ -169,20 +187,25 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=1000, help="jobs per run")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     args = parser.parse_args()
+    postgres = (args.database_url or "").startswith("postgresql")
     with tempfile.TemporaryDirectory(prefix="indgang-bench-") as tmp:
         bench = Bench(args.database_url, Path(tmp))
         try:
             time.sleep(0.2)
             noop = bench.noop(args.n)
             routing = bench.routing(args.n)
+            floor = bench.floor(args.n) if postgres else None
         finally:
             bench.close()
-    backend = "PostgreSQL" if (args.database_url or "").startswith("postgresql") else "SQLite"
     ratio = routing / noop
-    print(f"worker benchmark ({backend}, one SimpleWorker process, {args.n} jobs per run)")
+    print(f"worker benchmark ({'PostgreSQL' if postgres else 'SQLite'}, one SimpleWorker process, {args.n} jobs per run)")
     print(f"  rq no-op job:                       {noop:8.1f} jobs/s")
     print(f"  route request and open its case:    {routing:8.1f} jobs/s")
     print(f"  ratio {ratio:.2f} (goal >= {GOAL}): {'PASS' if ratio >= GOAL else 'FAIL'}")
+    if floor is not None:
+        print(f"  floor: its 12 round trips, bare SQL: {floor:8.1f} jobs/s")
+        print(f"  ceiling for any routing job here: {floor / noop:.2f} of the no-op rate; "
+              f"this job reaches {routing / floor:.2f} of the floor")
     return 0
 
 
