@@ -50,7 +50,7 @@ def access():
 def data():
     session = get_session()
     exported = privacy.export_data(session, current_user)
-    authorities = {a.id: a for a in session.scalars(select(Authority))} if exported["requests"] else {}
+    authorities = {a.id: a for a in session.scalars(select(Authority))}
     return render_template("privacy/data.html", data=exported, authorities=authorities)
 
 
