@@ -29,6 +29,7 @@ ACCESS_LABEL = {
     "case.message": _l("Wrote to you"),
     "attachment.download": _l("Downloaded an attachment"),
     "routing.decided": _l("Routed your request"),
+    "plan.start_form": _l("Looked at which authorities handle your cases, to start a plan"),
 }
 
 

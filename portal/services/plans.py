@@ -346,6 +346,31 @@ def citizens_with_cases_at(session: Session, authority_id: str) -> list[User]:
 # --- starting a plan and consent ----------------------------------------------------
 
 
+def start_form(session: Session, actor: User, citizen_id: int | None) -> tuple[User, list[Authority]]:
+    """The citizen a plan would be started for, and the authorities holding their cases.
+
+    A citizen gets their own. Staff may look only at a citizen with a case at their
+    own authority; the form shows that citizen's name and every authority they have a
+    case at, so the look is audited (``plan.start_form``) with the citizen as subject
+    and shows in their "who has seen my data". Raises ``PlanNotFound`` (with a
+    ``deny`` row) otherwise. Commits.
+    """
+    if actor.role == Role.CITIZEN:
+        return actor, involved_authorities(session, actor.id)
+    citizen = session.get(User, citizen_id) if citizen_id else None
+    if citizen is not None and citizen.role != Role.CITIZEN:
+        citizen = None
+    involved = involved_authorities(session, citizen.id) if citizen is not None else []
+    allowed = actor.authority_id is not None and actor.authority_id in {a.id for a in involved}
+    audit.record(session, actor=actor, action="plan.start_form",
+                 outcome=AuditOutcome.ALLOW if allowed else AuditOutcome.DENY,
+                 subject_id=citizen.id if citizen else None, details={} if allowed else {"asked_for": citizen_id})
+    session.commit()
+    if not allowed:
+        raise PlanNotFound(citizen_id)
+    return citizen, involved
+
+
 def start_plan(
     session: Session, actor: User, *, citizen_id: int | None = None, lead_authority_id: str | None = None,
     consent_to: list[str] | None = None, situation: str = "", wishes: str = "",
