@@ -114,13 +114,10 @@ def index():
 def start():
     session = get_session()
     is_citizen = current_user.role == Role.CITIZEN
-    citizen_id = request.values.get("citizen_id", type=int) if not is_citizen else current_user.id
-    if not is_citizen and citizen_id not in {
-        u.id for u in svc.citizens_with_cases_at(session, current_user.authority_id)
-    }:
+    try:
+        citizen, involved = svc.start_form(session, current_user, request.values.get("citizen_id", type=int))
+    except svc.PlanNotFound:
         abort(404)
-    citizen = session.get(User, citizen_id)
-    involved = svc.involved_authorities(session, citizen.id)
     lead = svc.default_lead(citizen, involved)
     form = request.form if request.method == "POST" else {}
     errors = {}

@@ -29,6 +29,7 @@ ACCESS_LABEL = {
     "case.message": _l("Wrote to you"),
     "attachment.download": _l("Downloaded an attachment"),
     "routing.decided": _l("Routed your request"),
+    "plan.start_form": _l("Looked at which authorities handle your cases, to start a plan"),
 }
 
 
@@ -51,7 +52,7 @@ def access():
 def data():
     session = get_session()
     exported = privacy.export_data(session, current_user)
-    authorities = {a.id: a for a in session.scalars(select(Authority))} if exported["requests"] else {}
+    authorities = {a.id: a for a in session.scalars(select(Authority))}
     return render_template("privacy/data.html", data=exported, authorities=authorities)
 
 

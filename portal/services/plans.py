@@ -268,6 +268,13 @@ def last_change_id(session: Session, plan_id: int) -> int:
 def view_plan(session: Session, user: User, plan_id: int, today: date | None = None,
               action: str = "plan.view") -> PlanView:
     """Everything the plan page shows to ``user``; audits staff views. Commits."""
+    result = _read_plan(session, user, plan_id, today, action)
+    session.commit()
+    return result
+
+
+def _read_plan(session: Session, user: User, plan_id: int, today: date | None, action: str) -> PlanView:
+    """``view_plan`` without the commit: a staff view's audit row stays in the session."""
     access = authorize(session, user, plan_id, action)
     plan = access.plan
     today = today or date.today()
@@ -286,10 +293,8 @@ def view_plan(session: Session, user: User, plan_id: int, today: date | None = N
     linked_ids = {a.case_id for g in plan.goals for a in g.actions if a.case_id}
     linked = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(linked_ids)))} if linked_ids else {}
     overdue = {a.id for g in plan.goals for a in g.actions if is_overdue(a, today)} if access.is_open else set()
-    result = PlanView(access, authorities, people, comments, changes, cases, linked, today,
-                      changes[0].id if changes else 0, overdue)
-    session.commit()
-    return result
+    return PlanView(access, authorities, people, comments, changes, cases, linked, today,
+                    changes[0].id if changes else 0, overdue)
 
 
 def changed_since(session: Session, user: User, plan_id: int, since: int) -> bool:
@@ -339,6 +344,31 @@ def citizens_with_cases_at(session: Session, authority_id: str) -> list[User]:
 
 
 # --- starting a plan and consent ----------------------------------------------------
+
+
+def start_form(session: Session, actor: User, citizen_id: int | None) -> tuple[User, list[Authority]]:
+    """The citizen a plan would be started for, and the authorities holding their cases.
+
+    A citizen gets their own. Staff may look only at a citizen with a case at their
+    own authority; the form shows that citizen's name and every authority they have a
+    case at, so the look is audited (``plan.start_form``) with the citizen as subject
+    and shows in their "who has seen my data". Raises ``PlanNotFound`` (with a
+    ``deny`` row) otherwise. Commits.
+    """
+    if actor.role == Role.CITIZEN:
+        return actor, involved_authorities(session, actor.id)
+    citizen = session.get(User, citizen_id) if citizen_id else None
+    if citizen is not None and citizen.role != Role.CITIZEN:
+        citizen = None
+    involved = involved_authorities(session, citizen.id) if citizen is not None else []
+    allowed = actor.authority_id is not None and actor.authority_id in {a.id for a in involved}
+    audit.record(session, actor=actor, action="plan.start_form",
+                 outcome=AuditOutcome.ALLOW if allowed else AuditOutcome.DENY,
+                 subject_id=citizen.id if citizen else None, details={} if allowed else {"asked_for": citizen_id})
+    session.commit()
+    if not allowed:
+        raise PlanNotFound(citizen_id)
+    return citizen, involved
 
 
 def start_plan(
@@ -814,7 +844,19 @@ def add_comment(session: Session, actor: User, plan_id: int, body: str, kind: st
 
 def export_plan(session: Session, user: User, plan_id: int) -> dict:
     """The plan as plain data (for the JSON export and GDPR access). Audited. Commits."""
-    view = view_plan(session, user, plan_id, action="plan.export")
+    return plan_data(view_plan(session, user, plan_id, action="plan.export"))
+
+
+def citizen_plans_data(session: Session, citizen: User) -> list[dict]:
+    """Every plan of ``citizen``, open or closed, each as ``export_plan`` gives it, for
+    the citizen's own data export: reads only (a citizen's reading writes no audit
+    row) and does not commit, so the export commits once."""
+    ids = session.scalars(select(Plan.id).where(Plan.citizen_id == citizen.id).order_by(Plan.id))
+    return [plan_data(_read_plan(session, citizen, plan_id, None, "plan.export")) for plan_id in list(ids)]
+
+
+def plan_data(view: PlanView) -> dict:
+    """The plan of ``view`` as plain data, as its viewer may see it."""
     plan = view.plan
     names = view.authorities
 
@@ -827,7 +869,9 @@ def export_plan(session: Session, user: User, plan_id: int) -> dict:
     return {
         "plan_id": plan.id,
         "status": plan.status,
+        "created_at": plan.created_at.isoformat(),
         "closed_at": plan.closed_at.isoformat() if plan.closed_at else None,
+        "closed_by": view.people[plan.closed_by_id].name if plan.closed_by_id in view.people else None,
         "closed_reason": plan.closed_reason,
         "closed_note": plan.closed_note,
         "lead_authority_id": plan.lead_authority_id,

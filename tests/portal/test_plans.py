@@ -718,6 +718,25 @@ def test_a_caseworker_starts_a_plan_on_behalf_through_the_pages(client, login, s
     assert client.get(f"/plans/new?citizen_id={stranger.id}").status_code == 404
 
 
+def test_a_caseworker_looking_at_the_start_form_shows_in_the_citizens_access_log(client, login, session, aarhus):
+    # The form names the citizen and every authority they have a case at.
+    login(aarhus.municipality_worker)
+    form = client.get(f"/plans/new?citizen_id={aarhus.citizen.id}")
+    assert form.status_code == 200 and "Ane Aarhus" in form.get_data(as_text=True)
+    [row] = audit_rows(session, "plan.start_form")
+    assert (row.outcome, row.subject_id, row.actor_id) == (
+        AuditOutcome.ALLOW, aarhus.citizen.id, aarhus.municipality_worker.id)
+    stranger = make_citizen(session, municipality_code="461")
+    make_case(session, make_request(session, stranger), "municipality-461")
+    session.commit()
+    assert client.get(f"/plans/new?citizen_id={stranger.id}").status_code == 404
+    denied = audit_rows(session, "plan.start_form", AuditOutcome.DENY)
+    assert [r.subject_id for r in denied] == [stranger.id]
+    login(aarhus.citizen)
+    log = client.get("/mine/privacy/").get_data(as_text=True)
+    assert "Så, hvilke myndigheder der behandler dine sager, for at starte en plan" in log
+
+
 def test_plan_changes_need_a_csrf_token(client, login, session, aarhus):
     plan = start(session, aarhus)
     login(aarhus.citizen)
