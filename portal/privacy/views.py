@@ -30,12 +30,31 @@ ACCESS_LABEL = {
     "attachment.download": _l("Downloaded an attachment"),
     "routing.decided": _l("Routed your request"),
     "plan.start_form": _l("Looked at which authorities handle your cases, to start a plan"),
+    "plan.start": _l("Started a plan with you"),
+    "plan.view": _l("Opened your plan"),
+    "plan.list": _l("Listed plans"),
+    "plan.print": _l("Printed your plan"),
+    "plan.export": _l("Downloaded your plan as data"),
+    "plan.close": _l("Ended your plan"),
+    "case.decide": _l("Decided your case"),
+    "decision.confirm": _l("Checked an automatic decision and confirmed it"),
+    "decision.overturn": _l("Checked an automatic decision and changed it"),
 }
+
+
+def access_label(action: str):
+    """What a staff action in the audit log means, said to the citizen. Plan pages
+    that show a form only read the plan; any other plan action changed it."""
+    if action in ACCESS_LABEL:
+        return ACCESS_LABEL[action]
+    if action.startswith("plan."):
+        return _l("Opened your plan") if action.endswith("_form") else _l("Changed your plan")
+    return _l("Worked on your case")
 
 
 @bp.app_context_processor
 def _labels():
-    return {"access_label": lambda action: ACCESS_LABEL.get(action, _l("Changed your case"))}
+    return {"access_label": access_label}
 
 
 @bp.get("/")

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from portal.models import AuditEntry
 from portal.services import cases
-from tests.factories import make_citizen, make_request, make_staff
+from tests.factories import make_case, make_citizen, make_request, make_staff
 
 
 def setup_case(session):
@@ -75,3 +75,23 @@ def test_staff_cannot_use_the_citizen_pages(client, session, login):
     login(make_staff(session))
     session.commit()
     assert client.get("/mine/privacy/data.json").status_code == 403
+
+
+def test_the_access_log_says_what_staff_did_with_the_citizens_plan(client, session, login):
+    """Plan views and changes are told as such, never as "changed your case"."""
+    from portal.services import plans
+
+    citizen = make_citizen(session, municipality_code="751")
+    request = make_request(session, citizen, service_type_slug="hospital-discharge")
+    make_case(session, request, "region-1082", assignment_index=0)
+    make_case(session, request, "municipality-751", assignment_index=1)
+    worker = make_staff(session, "municipality-751")
+    session.commit()
+    plan = plans.start_plan(session, citizen, consent_to=["region-1082", "municipality-751"])
+    plans.view_plan(session, worker, plan.id)
+    plans.add_goal(session, worker, plan.id, {"title": "Gå 1 km", "measure": "Meter", "baseline": "100",
+                                              "target_value": "1000", "due_on": "2027-03-01", "agreed_by": "Ane"})
+    login(citizen)
+    html = client.get("/mine/privacy/").get_data(as_text=True)
+    assert "Åbnede din plan" in html and "Ændrede din plan" in html
+    assert "Ændrede din sag" not in html
