@@ -72,7 +72,30 @@ def data():
     session = get_session()
     exported = privacy.export_data(session, current_user)
     authorities = {a.id: a for a in session.scalars(select(Authority))}
-    return render_template("privacy/data.html", data=exported, authorities=authorities)
+    return render_template("privacy/data.html", data=exported, authorities=authorities,
+                           answers=_readable_answers(session))
+
+
+def _readable_answers(session) -> dict[str, list[tuple[str, str]]]:
+    """Each request's answers as question and answer texts, in the questions' order
+    (the JSON keeps the ids); an answer to a question the service no longer asks
+    keeps its id. Keyed by the request's ``created_at`` as the export writes it
+    (drafts have no reference)."""
+    from flask_babel import get_locale
+
+    from portal.models import Request
+    from portal.services.filing import definition_of, display_answer
+
+    locale = str(get_locale())
+    result = {}
+    for request in session.scalars(select(Request).where(Request.citizen_id == current_user.id)):
+        answers = dict(request.answers or {})
+        if not answers:
+            continue
+        pairs = [(q.text(locale), display_answer(q, answers.pop(q.id), locale))
+                 for q in definition_of(session, request).questions() if q.id in answers]
+        result[request.created_at.isoformat()] = pairs + list(answers.items())
+    return result
 
 
 @bp.get("/data.json")

@@ -13,7 +13,7 @@ from tests.factories import make_case, make_citizen, make_request, make_staff
 
 def setup_case(session):
     citizen = make_citizen(session)
-    request = make_request(session, citizen, answers={"description": "Jeg har brug for hjælp"})
+    request = make_request(session, citizen, answers={"description": "Jeg har brug for hjælp", "help_type": "both"})
     session.commit()
     case = cases.route_request(session, request.id)[0]
     odense = make_staff(session)
@@ -69,6 +69,9 @@ def test_readable_export_shows_the_handover_and_expected_date(client, session, l
     assert "Udbetaling Danmark" in html
     assert case.target_due.isoformat() in html
     assert "Hører under Udbetaling Danmark" in html
+    # Answers read as the questions and choices the citizen saw, not their ids; an
+    # answer to a question no longer asked keeps its id.
+    assert "help_type" not in html and "Jeg har brug for hjælp" in html
 
 
 def test_staff_cannot_use_the_citizen_pages(client, session, login):
