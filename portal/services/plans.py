@@ -200,8 +200,10 @@ def authorize(session: Session, user: User, plan_id: int, action: str = "plan.vi
     404 and writes nothing else. An allowed staff access adds an ``allow`` row for
     ``action`` to the session; the caller commits it with its change.
     """
-    plan = session.get(Plan, plan_id, options=[
-        selectinload(Plan.participants), selectinload(Plan.goals).selectinload(Goal.actions)])
+    # A change locks the plan row (PostgreSQL), so it waits for a change in flight,
+    # such as ending the plan, and then sees the plan as that change left it.
+    plan = session.get(Plan, plan_id, with_for_update=action not in _ALLOWED_WHEN_CLOSED, populate_existing=True,
+                       options=[selectinload(Plan.participants), selectinload(Plan.goals).selectinload(Goal.actions)])
     if user.role == Role.CITIZEN:
         if plan is not None and plan.citizen_id == user.id:
             return _unless_closed(Access(plan, user, None), action)

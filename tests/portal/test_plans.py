@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -15,6 +16,7 @@ from portal.models import (
     AuditEntry,
     AuditOutcome,
     Case,
+    Goal,
     OutboxMessage,
     Plan,
     PlanChange,
@@ -993,3 +995,61 @@ def test_retention_erases_the_texts_of_plans_ended_long_ago_and_keeps_their_stru
     assert svc.anonymise_ended_plans(session, 5 * 365) == 0
     [row] = audit_rows(session, "retention.plan_anonymised")
     assert (row.subject_id, row.details["plan_id"]) == (citizen.id, old.id)
+
+
+def test_a_change_in_flight_when_the_plan_ends_is_refused_not_added(live_database_url, redis_url, tmp_path):
+    """The lead ends the plan and holds its commit while a caseworker adds a goal.
+    The goal must be refused (the plan has ended), not added to an ended plan: the
+    change waits for the plan row, then sees it closed."""
+    import threading
+
+    from sqlalchemy import event
+
+    from portal import create_app, redis_conn
+    from tests.conftest import make_config
+
+    app = create_app(make_config(live_database_url, redis_url, tmp_path))
+    maker = app.extensions["db"].sessionmaker
+    try:
+        with app.app_context(), maker() as setup:
+            a = Aarhus(make_citizen(setup, municipality_code="751", name="Ane"), make_staff(setup, REGION),
+                       make_staff(setup, AARHUS), None, None)
+            request = make_request(setup, a.citizen)
+            make_case(setup, request, REGION, assignment_index=0)
+            make_case(setup, request, AARHUS, assignment_index=1)
+            setup.commit()
+            plan = start(setup, a)
+            plan_id, version = plan.id, plan.version
+            lead_id, other_id = a.municipality_worker.id, a.region_worker.id
+        read = threading.Event()
+        outcome = {}
+
+        def end_plan() -> None:
+            with app.app_context(), maker() as session:
+                event.listen(session, "before_commit", lambda _s: read.wait(1))
+                svc.close_plan(session, session.get(User, lead_id), plan_id, "goals_met", "", version=version)
+
+        def add_goal() -> None:
+            with app.app_context(), maker() as session:
+                event.listen(session.connection(), "after_cursor_execute",
+                             lambda *args: read.set() if "FROM plans" in args[2] else None)
+                try:
+                    svc.add_goal(session, session.get(User, other_id), plan_id, goal_form())
+                    outcome["goal"] = "added"
+                except svc.PlanClosed:
+                    outcome["goal"] = "refused"
+
+        ending = threading.Thread(target=end_plan)
+        ending.start()
+        time.sleep(0.3)
+        adding = threading.Thread(target=add_goal)
+        adding.start()
+        for thread in (ending, adding):
+            thread.join(60)
+        assert outcome == {"goal": "refused"}
+        with maker() as check:
+            assert check.get(Plan, plan_id).status == "closed"
+            assert check.scalars(select(Goal).where(Goal.plan_id == plan_id)).all() == []
+    finally:
+        redis_conn.close(app)
+        app.extensions["db"].engine.dispose()
