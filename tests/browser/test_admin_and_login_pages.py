@@ -78,3 +78,51 @@ def test_login_failure_and_cancellation_pages_pass_axe(live_server, browser, lan
         assert_accessible(page)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("language", ["Dansk", "English"])
+def test_default_rules_and_a_simulation_pass_axe(live_server, browser, language):
+    english = language == "English"
+    context = browser.new_context(locale="da-DK")
+    try:
+        _log_in_admin(live_server, context)
+        page = context.new_page()
+        page.goto(live_server.url + "/admin/rules/default")
+        _switch_language(page, language)
+        expect(page.locator("pre, textarea").first).to_be_visible()
+        assert_accessible(page)
+        page.goto(live_server.url + "/admin/rules")
+        page.get_by_role("link", name="New draft" if english else "Ny kladde").click()
+        page.get_by_role("button", name="Save draft" if english else "Gem kladde").click()
+        page.get_by_label("Replay requests filed since" if english else "Afspil henvendelser indgivet siden").fill(
+            "2020-01-01")
+        page.get_by_role("button", name="Simulate" if english else "Simulér").click()
+        expect(page.locator("#result h3")).to_contain_text("2020-01-01")
+        assert_accessible(page)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("language", ["Dansk", "English"])
+def test_who_has_seen_my_data_passes_axe(live_server, browser, language):
+    from portal.services import cases
+    from tests.browser.conftest import session_cookie
+    from tests.factories import make_staff
+
+    with live_server.session() as session:
+        citizen = make_citizen(session)
+        request = make_request(session, citizen)
+        session.commit()
+        case = cases.route_request(session, request.id)[0]
+        cases.view_case(session, make_staff(session, case.authority_id), case.id)
+        citizen_id, reference = citizen.id, case.reference
+    context = browser.new_context(locale="da-DK")
+    try:
+        context.add_cookies([session_cookie(live_server, citizen_id)])
+        page = context.new_page()
+        page.goto(live_server.url + "/mine/privacy/")
+        _switch_language(page, language)
+        expect(page.get_by_text(reference).first).to_be_visible()
+        assert_accessible(page)
+    finally:
+        context.close()
