@@ -387,41 +387,52 @@ def test_two_people_editing_one_action_get_a_conflict_not_a_silent_overwrite(app
     assert (saved.title, saved.status, saved.version) == ("Genoptræning", ActionStatus.STARTED, 2)
 
 
-def test_a_stale_write_is_caught_by_the_version_column(live_database_url, redis_url, tmp_path):
-    """Two real sessions: the second save, on top of a version it did not see,
-    raises PlanConflict carrying the action as saved."""
+@pytest.fixture
+def served(live_database_url, redis_url, tmp_path):
+    """An app on a database of its own, whose sessions commit for real (for tests of
+    two sessions at once), and its sessionmaker."""
     from portal import create_app, redis_conn
     from tests.conftest import make_config
 
     app = create_app(make_config(live_database_url, redis_url, tmp_path))
-    maker = app.extensions["db"].sessionmaker
-    try:
-        with app.app_context(), maker() as setup:
-            a = Aarhus(make_citizen(setup, municipality_code="751", name="Ane"), make_staff(setup, REGION),
-                       make_staff(setup, AARHUS), None, None)
-            request = make_request(setup, a.citizen)
-            make_case(setup, request, REGION, assignment_index=0)
-            make_case(setup, request, AARHUS, assignment_index=1)
-            setup.commit()
-            plan = start(setup, a)
-            goal = svc.add_goal(setup, a.municipality_worker, plan.id, goal_form())
-            action_id = svc.add_action(setup, a.municipality_worker, plan.id, goal.id, action_form(AARHUS)).id
-            worker_id, plan_id = a.municipality_worker.id, plan.id
-        with app.app_context(), maker() as first, maker() as second:
-            # Both load the action (version 1), as two open edit forms would.
-            first_user = first.get(User, worker_id)
-            assert first.get(Action, action_id).version == 1
-            first.commit()
-            second_user = second.get(User, worker_id)
-            svc.update_action(second, second_user, plan_id, action_id, action_form(AARHUS, status="done"), version=1)
-            with pytest.raises(svc.PlanConflict) as exc:
-                svc.update_action(first, first_user, plan_id, action_id, action_form(AARHUS, title="Overwrite"), version=1)
-            assert (exc.value.current.version, exc.value.current.status) == (2, ActionStatus.DONE)
-        with maker() as check:
-            assert check.get(Action, action_id).title == "Genoptræning"
-    finally:
-        redis_conn.close(app)
-        app.extensions["db"].engine.dispose()
+    yield app, app.extensions["db"].sessionmaker
+    redis_conn.close(app)
+    app.extensions["db"].engine.dispose()
+
+
+def aarhus_committed(session) -> Aarhus:
+    """The Aarhus citizen with cases at the region and the municipality, committed."""
+    a = Aarhus(make_citizen(session, municipality_code="751", name="Ane"), make_staff(session, REGION),
+               make_staff(session, AARHUS), None, None)
+    request = make_request(session, a.citizen)
+    make_case(session, request, REGION, assignment_index=0)
+    make_case(session, request, AARHUS, assignment_index=1)
+    session.commit()
+    return a
+
+
+def test_a_stale_write_is_caught_by_the_version_column(served):
+    """Two real sessions: the second save, on top of a version it did not see,
+    raises PlanConflict carrying the action as saved."""
+    app, maker = served
+    with app.app_context(), maker() as setup:
+        a = aarhus_committed(setup)
+        plan = start(setup, a)
+        goal = svc.add_goal(setup, a.municipality_worker, plan.id, goal_form())
+        action_id = svc.add_action(setup, a.municipality_worker, plan.id, goal.id, action_form(AARHUS)).id
+        worker_id, plan_id = a.municipality_worker.id, plan.id
+    with app.app_context(), maker() as first, maker() as second:
+        # Both load the action (version 1), as two open edit forms would.
+        first_user = first.get(User, worker_id)
+        assert first.get(Action, action_id).version == 1
+        first.commit()
+        second_user = second.get(User, worker_id)
+        svc.update_action(second, second_user, plan_id, action_id, action_form(AARHUS, status="done"), version=1)
+        with pytest.raises(svc.PlanConflict) as exc:
+            svc.update_action(first, first_user, plan_id, action_id, action_form(AARHUS, title="Overwrite"), version=1)
+        assert (exc.value.current.version, exc.value.current.status) == (2, ActionStatus.DONE)
+    with maker() as check:
+        assert check.get(Action, action_id).title == "Genoptræning"
 
 
 # --- live updates ------------------------------------------------------------------------------
@@ -998,7 +1009,7 @@ def test_retention_erases_the_texts_of_plans_ended_long_ago_and_keeps_their_stru
     assert (row.subject_id, row.details["plan_id"]) == (citizen.id, old.id)
 
 
-def test_a_change_in_flight_when_the_plan_ends_is_refused_not_added(live_database_url, redis_url, tmp_path):
+def test_a_change_in_flight_when_the_plan_ends_is_refused_not_added(served):
     """The lead ends the plan and holds its commit while a caseworker adds a goal.
     The goal must be refused (the plan has ended), not added to an ended plan: the
     change waits for the plan row, then sees it closed."""
@@ -1006,51 +1017,38 @@ def test_a_change_in_flight_when_the_plan_ends_is_refused_not_added(live_databas
 
     from sqlalchemy import event
 
-    from portal import create_app, redis_conn
-    from tests.conftest import make_config
+    app, maker = served
+    with app.app_context(), maker() as setup:
+        a = aarhus_committed(setup)
+        plan = start(setup, a)
+        plan_id, version = plan.id, plan.version
+        lead_id, other_id = a.municipality_worker.id, a.region_worker.id
+    read = threading.Event()
+    outcome = {}
 
-    app = create_app(make_config(live_database_url, redis_url, tmp_path))
-    maker = app.extensions["db"].sessionmaker
-    try:
-        with app.app_context(), maker() as setup:
-            a = Aarhus(make_citizen(setup, municipality_code="751", name="Ane"), make_staff(setup, REGION),
-                       make_staff(setup, AARHUS), None, None)
-            request = make_request(setup, a.citizen)
-            make_case(setup, request, REGION, assignment_index=0)
-            make_case(setup, request, AARHUS, assignment_index=1)
-            setup.commit()
-            plan = start(setup, a)
-            plan_id, version = plan.id, plan.version
-            lead_id, other_id = a.municipality_worker.id, a.region_worker.id
-        read = threading.Event()
-        outcome = {}
+    def end_plan() -> None:
+        with app.app_context(), maker() as session:
+            event.listen(session, "before_commit", lambda _s: read.wait(1))
+            svc.close_plan(session, session.get(User, lead_id), plan_id, "goals_met", "", version=version)
 
-        def end_plan() -> None:
-            with app.app_context(), maker() as session:
-                event.listen(session, "before_commit", lambda _s: read.wait(1))
-                svc.close_plan(session, session.get(User, lead_id), plan_id, "goals_met", "", version=version)
+    def add_goal() -> None:
+        with app.app_context(), maker() as session:
+            event.listen(session.connection(), "after_cursor_execute",
+                         lambda *args: read.set() if "FROM plans" in args[2] else None)
+            try:
+                svc.add_goal(session, session.get(User, other_id), plan_id, goal_form())
+                outcome["goal"] = "added"
+            except svc.PlanClosed:
+                outcome["goal"] = "refused"
 
-        def add_goal() -> None:
-            with app.app_context(), maker() as session:
-                event.listen(session.connection(), "after_cursor_execute",
-                             lambda *args: read.set() if "FROM plans" in args[2] else None)
-                try:
-                    svc.add_goal(session, session.get(User, other_id), plan_id, goal_form())
-                    outcome["goal"] = "added"
-                except svc.PlanClosed:
-                    outcome["goal"] = "refused"
-
-        ending = threading.Thread(target=end_plan)
-        ending.start()
-        time.sleep(0.3)
-        adding = threading.Thread(target=add_goal)
-        adding.start()
-        for thread in (ending, adding):
-            thread.join(60)
-        assert outcome == {"goal": "refused"}
-        with maker() as check:
-            assert check.get(Plan, plan_id).status == "closed"
-            assert check.scalars(select(Goal).where(Goal.plan_id == plan_id)).all() == []
-    finally:
-        redis_conn.close(app)
-        app.extensions["db"].engine.dispose()
+    ending = threading.Thread(target=end_plan)
+    ending.start()
+    time.sleep(0.3)
+    adding = threading.Thread(target=add_goal)
+    adding.start()
+    for thread in (ending, adding):
+        thread.join(60)
+    assert outcome == {"goal": "refused"}
+    with maker() as check:
+        assert check.get(Plan, plan_id).status == "closed"
+        assert check.scalars(select(Goal).where(Goal.plan_id == plan_id)).all() == []
