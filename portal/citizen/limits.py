@@ -14,23 +14,19 @@ from portal.ratelimit import limit_views, per_user
 
 LIMITED_VIEWS = {"citizen.start": ("FILING_RATE_LIMIT", "citizen-start"),
                  "citizen.submit": ("FILING_RATE_LIMIT", "citizen-file")}
-MESSAGES = "messages"  # the shared scope of MESSAGE_RATE_LIMIT
-MESSAGE_VIEWS = {"citizen.reply": ("MESSAGE_RATE_LIMIT", MESSAGES),
-                 "citizen.attachments": ("MESSAGE_RATE_LIMIT", MESSAGES)}
 
 
 def init_app(app: Flask) -> None:
     """Limit the filing and message views of ``app``; runs when the citizen blueprint
-    is registered."""
-    app.config.setdefault("FILING_RATE_LIMIT", "5 per minute;30 per day")
+    is registered. The limits' defaults live in ``portal.config``."""
     if not app.config.get("RATELIMIT_ENABLED", True):
         return
     limit_views(app, LIMITED_VIEWS, key_func=per_user)
-    limit_message_views(app, MESSAGE_VIEWS)
+    limit_message_views(app, "citizen.reply", "citizen.attachments")
 
 
-def limit_message_views(app: Flask, views: dict[str, tuple[str, str]]) -> None:
-    """Count POSTs to ``views`` against the person's shared message budget."""
-    app.config.setdefault("MESSAGE_RATE_LIMIT", "10 per minute;100 per day")
+def limit_message_views(app: Flask, *endpoints: str) -> None:
+    """Count POSTs to ``endpoints`` against the person's one message budget."""
     if app.config.get("RATELIMIT_ENABLED", True):
-        limit_views(app, views, key_func=per_user, methods=["POST"])
+        limit_views(app, dict.fromkeys(endpoints, ("MESSAGE_RATE_LIMIT", "messages")), key_func=per_user,
+                    methods=["POST"])

@@ -93,7 +93,6 @@ def ask():
 def _limit_asking(state) -> None:
     # Asking for an assessment or a joint meeting lands with the lead authority: the
     # same budget as messages.
-    from portal.citizen.limits import MESSAGES, limit_message_views
+    from portal.citizen.limits import limit_message_views
 
-    limit_message_views(state.app, {"coordination.ask": ("MESSAGE_RATE_LIMIT", MESSAGES),
-                                    "coordination.meeting": ("MESSAGE_RATE_LIMIT", MESSAGES)})
+    limit_message_views(state.app, "coordination.ask", "coordination.meeting")

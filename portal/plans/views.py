@@ -493,6 +493,6 @@ def template(plan_id: int):
 def _limit_comments(state) -> None:
     # Comments and proposals reach the coordinators by mail: one budget per person
     # with replies on cases (recorded after the routes, so the view exists).
-    from portal.citizen.limits import MESSAGES, limit_message_views
+    from portal.citizen.limits import limit_message_views
 
-    limit_message_views(state.app, {"plans.comment": ("MESSAGE_RATE_LIMIT", MESSAGES)})
+    limit_message_views(state.app, "plans.comment")
