@@ -355,13 +355,11 @@ def resume(request_id: int):
 @roles_required(Role.CITIZEN)
 def discard(request_id: int):
     req = _own_request(request_id)
-    stored = [_upload_dir() / a.stored_name for a in req.attachments]
     try:
-        filing.discard_draft(get_session(), current_user, req)
+        stored = filing.discard_draft(get_session(), current_user, req)
     except filing.FilingRefused:
         abort(404)
-    for path in stored:
-        path.unlink(missing_ok=True)
+    attachment_service.remove_files(_upload_dir(), stored)
     flash(_("The draft was deleted."), "success")
     return redirect(url_for("citizen.overview"), code=303)
 

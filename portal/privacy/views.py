@@ -77,25 +77,17 @@ def data():
 
 
 def _readable_answers(session) -> dict[str, list[tuple[str, str]]]:
-    """Each request's answers as question and answer texts, in the questions' order
-    (the JSON keeps the ids); an answer to a question the service no longer asks
-    keeps its id. Keyed by the request's ``created_at`` as the export writes it
-    (drafts have no reference)."""
+    """Each request's answers as question and answer texts (the JSON keeps the ids),
+    keyed by the request's ``created_at`` as the export writes it (drafts have no
+    reference)."""
     from flask_babel import get_locale
 
     from portal.models import Request
-    from portal.services.filing import definition_of, display_answer
+    from portal.services.filing import given_answers
 
     locale = str(get_locale())
-    result = {}
-    for request in session.scalars(select(Request).where(Request.citizen_id == current_user.id)):
-        answers = dict(request.answers or {})
-        if not answers:
-            continue
-        pairs = [(q.text(locale), display_answer(q, answers.pop(q.id), locale))
-                 for q in definition_of(session, request).questions() if q.id in answers]
-        result[request.created_at.isoformat()] = pairs + list(answers.items())
-    return result
+    requests = session.scalars(select(Request).where(Request.citizen_id == current_user.id))
+    return {r.created_at.isoformat(): given_answers(session, r, locale) for r in requests if r.answers}
 
 
 @bp.get("/data.json")

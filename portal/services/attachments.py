@@ -46,6 +46,14 @@ def upload_dir(instance_path: str | Path) -> Path:
     return Path(instance_path) / "uploads"
 
 
+def delete_rows(session: Session, attachments: list[Attachment]) -> list[str]:
+    """Delete these attachments' rows (not yet committed); returns their stored names,
+    for ``remove_files`` once the commit has succeeded."""
+    for attachment in attachments:
+        session.delete(attachment)
+    return [attachment.stored_name for attachment in attachments]
+
+
 def remove_files(folder: Path, stored_names: list[str]) -> None:
     """Remove stored files, after the commit that deleted their rows (a failed commit
     must leave them). A file already gone is no error: removing is idempotent."""

@@ -846,7 +846,7 @@ def anonymise_closed_cases(session: Session, retention_days: int, upload_dir: Pa
     from datetime import timedelta
 
     from portal.models import Attachment, DecisionCheck
-    from portal.services.attachments import remove_files
+    from portal.services.attachments import delete_rows, remove_files
 
     now = now or utcnow()
     cutoff = now - timedelta(days=retention_days)
@@ -879,13 +879,11 @@ def anonymise_closed_cases(session: Session, retention_days: int, upload_dir: Pa
         for check in session.scalars(select(DecisionCheck).where(DecisionCheck.request_id == request.id,
                                                                  DecisionCheck.overturn_reason.is_not(None))):
             check.overturn_reason = ""
-        attachments = list(session.scalars(select(Attachment).where(Attachment.request_id == request.id)))
-        for attachment in attachments:
-            files.append(attachment.stored_name)
-            session.delete(attachment)
+        stored = delete_rows(session, list(session.scalars(select(Attachment).where(Attachment.request_id == request.id))))
+        files += stored
         request.anonymised_at = now
         audit.record(session, actor=None, action="retention.anonymise", request_id=request.id,
-                     subject_id=request.citizen_id, details={"cases": case_ids, "attachments": len(attachments)})
+                     subject_id=request.citizen_id, details={"cases": case_ids, "attachments": len(stored)})
     session.commit()
     remove_files(upload_dir, files)
     return len(candidates)

@@ -317,16 +317,19 @@ def save_step(
     return {}
 
 
-def discard_draft(session: Session, citizen: User, request: Request) -> None:
-    """Delete a draft and its attachments' rows (files are removed by the caller). Commits."""
+def discard_draft(session: Session, citizen: User, request: Request) -> list[str]:
+    """Delete a draft and its attachments' rows. Commits. Returns the attachments'
+    stored names: the caller removes the files (``attachments.remove_files``)."""
+    from portal.services.attachments import delete_rows
+
     if request.status != RequestStatus.DRAFT:
         raise FilingRefused({"form": _("Only drafts can be deleted.")})
-    for attachment in list(request.attachments):
-        session.delete(attachment)
+    stored = delete_rows(session, list(request.attachments))
     audit.record(session, actor=citizen, action="request.draft_discarded", subject_id=citizen.id,
                  details={"request_id": request.id})
     session.delete(request)
     session.commit()
+    return stored
 
 
 def delete_stale_drafts(session: Session, retention_days: int, upload_dir: Path,
@@ -339,7 +342,7 @@ def delete_stale_drafts(session: Session, retention_days: int, upload_dir: Path,
     the citizen deletes one. Commits. Returns how many drafts were deleted.
     """
     from portal.models import Attachment
-    from portal.services.attachments import remove_files
+    from portal.services.attachments import delete_rows, remove_files
 
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
     recent_upload = exists().where(Attachment.request_id == Request.id, Attachment.uploaded_at >= cutoff)
@@ -350,9 +353,7 @@ def delete_stale_drafts(session: Session, retention_days: int, upload_dir: Path,
     ))
     files: list[str] = []
     for request in drafts:
-        for attachment in session.scalars(select(Attachment).where(Attachment.request_id == request.id)):
-            files.append(attachment.stored_name)
-            session.delete(attachment)
+        files += delete_rows(session, list(session.scalars(select(Attachment).where(Attachment.request_id == request.id))))
         audit.record(session, actor=None, action="retention.draft_deleted", subject_id=request.citizen_id,
                      details={"request_id": request.id, "service_type": request.service_type_slug})
         session.delete(request)
@@ -535,3 +536,12 @@ def readable_answers(session: Session, request: Request, locale: str) -> list[tu
     definition = definition_of(session, request)
     answers = request.answers or {}
     return [(q.text(locale), display_answer(q, answers.get(q.id), locale)) for q in definition.questions()]
+
+
+def given_answers(session: Session, request: Request, locale: str) -> list[tuple[str, str]]:
+    """Only the answers the citizen gave, as ``readable_answers`` words them; an answer
+    to a question its service no longer asks keeps its id (for the data export)."""
+    answers = dict(request.answers or {})
+    given = [(q.text(locale), display_answer(q, answers.pop(q.id), locale))
+             for q in definition_of(session, request).questions() if q.id in answers]
+    return given + list(answers.items())
