@@ -172,6 +172,9 @@ def worker(queues: str, burst: bool, no_relay: bool, simple: bool) -> None:
     if not no_relay and not burst:
         relay_proc = subprocess.Popen([sys.executable, "-m", "portal.cli", "relay"], env=_child_env())
     cls = _stop_aware(SimpleWorker if simple else Worker)
+    from portal import jobs
+
+    jobs.preload(current_app)
     restart = False
     try:
         rq_worker = cls(queues.split(","), connection=get_redis())

@@ -10,14 +10,18 @@ stated where it is defined.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 from collections.abc import Callable
+from datetime import date
 
-from flask import current_app
+from flask import Flask, current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.db import open_session
 from portal.services import outbox
 from portal.services.outbox import JobSpec
+from routing.engine import NoRoute
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,77 @@ def job(queue: str = "default", timeout: int = 180) -> Callable[[Callable], Call
         return run
 
     return decorate
+
+
+def preload(app: Flask) -> None:
+    """Load, once in the worker before it forks, what every job would otherwise load
+    again in its own short-lived child (rq's advice for forking workers): the job
+    modules, the decision rules, the Danish holidays, the translations, the rule set
+    in force compiled for today and routing's SQL (see ``_rehearse``). A routing job
+    in a child took about 210 ms without this, and about 40 ms with it (issue 6).
+
+    Ends holding no database connection, so that no child inherits one, and moves
+    what it loaded out of the garbage collector's reach (``gc.freeze``), so that a
+    child's collections neither scan it nor copy its memory pages."""
+    from flask_babel import force_locale, get_translations
+
+    from portal.services import cases, coordination, deadlines, decisions, notifications, routing  # noqa: F401
+
+    with app.app_context():
+        today = deadlines.danish_today()
+        for year in (today.year, today.year + 1):  # deadlines reach into next year
+            deadlines.danish_holidays(year)
+        decisions.library()
+        for language in app.config["LANGUAGES"]:
+            with force_locale(language):
+                get_translations()
+        try:
+            _rehearse(app, today)
+        except (SQLAlchemyError, NoRoute) as exc:  # each child's first job loads it then
+            log.warning("preload: routing was not rehearsed (%s)", exc)
+        finally:
+            app.extensions["db"].engine.dispose()
+    gc.collect()
+    gc.freeze()
+
+
+def _rehearse(app: Flask, today: date) -> None:
+    """Compile the rule set in force for today, then route a made-up request inside a
+    transaction that is rolled back, so that routing's SQL is compiled once here
+    rather than in every child (about 20 ms of each job). Nothing of it is kept: the
+    session joins the outer transaction through savepoints (SQLAlchemy's recipe for
+    joining an external transaction). It waits at most two seconds for a lock, so a
+    busy database delays the worker's start by no more than that."""
+    from uuid import uuid4
+
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from portal.models import Request, RequestStatus, Role, User
+    from portal.models.base import utcnow
+    from portal.services import cases, routing
+
+    with app.extensions["db"].engine.connect() as connection:
+        if connection.dialect.name == "sqlite":  # before BEGIN IMMEDIATE takes the write lock
+            connection.connection.driver_connection.execute("PRAGMA busy_timeout = 2000")
+        outer = connection.begin()
+        try:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SET LOCAL lock_timeout = '2s'"))
+            with Session(bind=connection, join_transaction_mode="create_savepoint") as session:
+                in_force = routing.rule_set_in_force(session, today)
+                in_force.compiled.prepare(today)
+                citizen = User(issuer="indgang:preload", subject=uuid4().hex, role=Role.CITIZEN,
+                               name="Preload", notify_by_email=False, municipality_code="101")
+                request = Request(citizen=citizen, service_type_slug=in_force.rule_set.rules[0].service_type,
+                                  status=RequestStatus.FILED, municipality_code="101",
+                                  reference=f"PRELOAD-{uuid4().hex[:16]}", filed_at=utcnow(), filed_on=today,
+                                  answers={})
+                session.add(request)
+                session.flush()
+                cases.route_request(session, request.id)
+        finally:
+            outer.rollback()
 
 
 @job(queue="default", timeout=30)

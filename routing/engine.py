@@ -170,6 +170,11 @@ class CompiledRuleSet:
 
         return route
 
+    def prepare(self, day: date) -> None:
+        """Compile now the period holding ``day`` (else the first request of that
+        period pays for it). Raises ``NoRoute`` when the rule set is not in force."""
+        self._table_for(day)
+
     def candidates(
         self, service_type: str, municipality_code: str, day: date
     ) -> tuple[_Candidate, ...]:

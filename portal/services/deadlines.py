@@ -19,13 +19,14 @@ CALENDAR = "calendar"
 
 
 @cache
-def _danish_holidays(year: int) -> frozenset[date]:
+def danish_holidays(year: int) -> frozenset[date]:
+    """The Danish public holidays of ``year`` (looked up once per process)."""
     return frozenset(holidays.country_holidays("DK", years=year).keys())
 
 
 def is_working_day(day: date) -> bool:
     """True on Monday to Friday when the day is not a Danish public holiday."""
-    return day.weekday() < 5 and day not in _danish_holidays(day.year)
+    return day.weekday() < 5 and day not in danish_holidays(day.year)
 
 
 def add_days(start: date, days: int, day_kind: str = WORKING) -> date:

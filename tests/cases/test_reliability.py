@@ -23,6 +23,7 @@ from portal.models import (
     Request,
     RequestStatus,
     Role,
+    User,
 )
 from portal.services.outbox import relay
 from tests.cases.processes import Processes, RedisServer, file_request
@@ -252,6 +253,75 @@ def test_mixed_run_with_a_worker_killed_and_redis_restarted_routes_every_filing_
     assert len({m["X-Indgang-Notification"] for m in w.smtp.messages}) == n
     print(f"mixed run: {n} filings routed in {time.monotonic() - started:.1f}s")
 
+
+
+def test_the_production_worker_forks_a_preloaded_child_per_job_and_routes_each_request_once(world):
+    """``indgang worker`` as the Procfile runs it: rq's Worker, a child process per job,
+    forked from a parent that loaded routing beforehand and holds no connection of
+    its own for a child to inherit."""
+    w = world
+    citizens = make_people(w, 2)
+    with w.session() as s:
+        for n in range(3):
+            for citizen in citizens:
+                file_request(s, citizen, n=n)
+    with w.session() as s:
+        assert relay(s, w.redis()) == 6
+    worker = w.procs._start("worker", "worker", "--burst", "--no-relay", "--queues", "default,low")
+    assert worker.wait(90) == 0, w.procs.logs()
+    c = counts(w)
+    assert c["routed"] == c["cases"] == c["distinct_case_requests"] == 6
+    logs = w.procs.logs()
+    assert "preload:" not in logs and "Traceback" not in logs, logs
+    with w.session() as s:  # the preload's rehearsal kept nothing
+        assert s.scalar(select(func.count()).select_from(Request)) == 6
+        assert s.scalar(select(func.count()).select_from(User).where(User.issuer == "indgang:preload")) == 0
+
+
+def test_preload_loads_routing_keeps_nothing_and_ends_without_a_connection(world):
+    import gc
+
+    from portal import jobs
+    from portal.services import decisions, deadlines
+
+    w = world
+    make_people(w)
+    tables = ("users", "requests", "cases", "case_events", "audit_log", "outbox", "notifications",
+              "routing_decisions")
+
+    def rows():
+        with w.session() as s:
+            return {t: s.scalar(text(f"SELECT count(*) FROM {t}")) for t in tables}  # noqa: S608 - our names
+
+    before = rows()
+    decisions.library.cache_clear()
+    deadlines.danish_holidays.cache_clear()
+    engine = w.app.extensions["db"].engine
+    compiled_before = len(engine._compiled_cache)
+    try:
+        jobs.preload(w.app)
+    finally:
+        gc.unfreeze()
+    assert engine.pool.checkedin() == engine.pool.checkedout() == 0  # before rows() connects
+    assert rows() == before
+    assert decisions.library.cache_info().currsize == 1
+    assert deadlines.danish_holidays.cache_info().currsize == 2  # this year and the next
+    # routing's SQL, compiled by the rehearsal (without it only the in-force query is new)
+    assert len(engine._compiled_cache) - compiled_before >= 3
+
+
+def test_preload_with_the_database_down_warns_and_lets_the_worker_start(tmp_path, caplog):
+    from portal import create_app, jobs
+    from tests.conftest import make_config
+
+    app = create_app(make_config("postgresql://nobody@127.0.0.1:1/none", "redis://127.0.0.1:1/0", tmp_path))
+    try:
+        jobs.preload(app)
+    finally:
+        import gc
+
+        gc.unfreeze()
+    assert "preload: routing was not rehearsed" in caplog.text
 
 
 def test_sigterm_stops_the_worker_and_its_relay_instead_of_restarting_it(world):
