@@ -282,7 +282,7 @@ def test_preload_loads_routing_keeps_nothing_and_ends_without_a_connection(world
     import gc
 
     from portal import jobs
-    from portal.services import decisions, deadlines
+    from portal.services import deadlines, decisions
 
     w = world
     make_people(w)
