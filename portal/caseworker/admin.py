@@ -1,9 +1,10 @@
-"""Administrators' pages: jobs that failed after their retries (with a retry button)
-and requests no rule could route."""
+"""Administrators' pages: jobs that failed after their retries (with a retry button),
+and requests no rule could route (with a way to route each by hand)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from rq import Queue
 from rq.exceptions import NoSuchJobError
@@ -63,6 +64,41 @@ def retry_job(job_id: str):
 def unroutable():
     rows = cases.unroutable_requests(get_session(), current_user)
     return render_template("caseworker/unroutable.html", rows=rows)
+
+
+
+@bp.route("/requests/<int:request_id>/route", methods=["GET", "POST"])
+@admin_only
+def route_by_hand(request_id: int):
+    """Route one unroutable request by hand: the authority that decides it, and why."""
+    session = get_session()
+    errors, form = {}, request.form
+    if request.method == "POST":
+        try:
+            opened = cases.route_by_hand(session, current_user, request_id,
+                                         authority_id=form.get("authority", ""), reason=form.get("reason", ""))
+        except cases.InvalidChange as exc:
+            session.rollback()
+            errors = exc.errors
+        except cases.AlreadyRouted:
+            session.rollback()
+            flash(_("Someone routed the request just before you."), "info")
+            return redirect(url_for(".unroutable"), code=303)
+        except LookupError:
+            abort(404)
+        else:
+            flash(_("The request is routed. Case %(reference)s is open at %(authority)s.",
+                    reference=opened[0].reference, authority=opened[0].authority.name(str(get_locale()))), "success")
+            return redirect(url_for(".unroutable"), code=303)
+    try:
+        view = cases.unroutable_request(session, current_user, request_id)
+    except LookupError:
+        abort(404)
+    if view is None:
+        flash(_("Someone routed the request just before you."), "info")
+        return redirect(url_for(".unroutable"), code=303)
+    return render_template("caseworker/route_by_hand.html", view=view, form=form, errors=errors,
+                           error_title=bool(errors)), (422 if errors else 200)
 
 
 __all__ = ["bp", "Queue"]

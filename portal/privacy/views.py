@@ -29,6 +29,8 @@ ACCESS_LABEL = {
     "case.message": _l("Wrote to you"),
     "attachment.download": _l("Downloaded an attachment"),
     "routing.decided": _l("Routed your request"),
+    "request.view_unroutable": _l("Looked at your request to send it to the right authority"),
+    "routing.by_hand": _l("Sent your request to the right authority by hand"),
     "plan.start_form": _l("Looked at which authorities handle your cases, to start a plan"),
     "plan.start": _l("Started a plan with you"),
     "plan.view": _l("Opened your plan"),

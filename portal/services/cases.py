@@ -123,10 +123,11 @@ def route_request(session: Session, request_id: int) -> list[Case]:
     coordinated assessment when the citizen's needs span several authorities.
 
     Idempotent: a request already routed (or unroutable) is left as it is and its
-    cases are returned. An unroutable request gets status UNROUTABLE, an audit row,
-    and waits for an administrator. Commits. Raises ``LookupError`` for a missing id.
+    cases are returned. An unroutable request gets status UNROUTABLE and an audit
+    row, every administrator is told, and it waits for one to route it by hand
+    (``route_by_hand``). Commits. Raises ``LookupError`` for a missing id.
     """
-    from portal.services import coordination, decisions, routing
+    from portal.services import routing
 
     found = _lock_request(session, request_id)
     if found is None:
@@ -147,10 +148,28 @@ def route_request(session: Session, request_id: int) -> list[Case]:
     # marks an unroutable request (visible to administrators).
     record = routing.record_decision(session, request, facts, rule_set)
     if record is None:
+        for admin in session.scalars(select(User).where(User.role == Role.ADMINISTRATOR)):
+            queue_notification(session, key=f"unroutable:{request.id}:{admin.id}", user=admin,
+                               kind="request_unroutable", reference=request.reference, new_cause=True)
         session.commit()
         return []
-    number = record.rule_set_version
-    decision = routing.stored_decision(record)
+    cases = _open_cases(session, request, routing.stored_decision(record), record.rule_set_version)
+    _cases_opened(session, request, cases, found.webhooks_in_use)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = list(session.scalars(select(Case).where(Case.request_id == request_id)))
+        if not existing:
+            raise  # not a twin routing: the job fails, is retried, and is seen if it keeps failing
+        return existing  # another worker routed the same request at the same moment: its cases stand
+    return cases
+
+
+def _open_cases(session: Session, request: Request, decision, number: int, actor: User | None = None) -> list[Case]:
+    """Open one case per assignment of ``decision`` (made by rule set ``number``), with
+    deadlines, events and the citizen's notice; mark the request routed, with its
+    audit row; flush."""
     today = danish_today()
     cases = []
     for index, assignment in enumerate(decision.assignments):
@@ -167,33 +186,99 @@ def route_request(session: Session, request_id: int) -> list[Case]:
         )
         _set_deadlines(case, today, assignment.target_days, assignment.limit_days, assignment.day_kind)
         session.add(case)
-        _event(session, case, EventKind.OPENED, None, {
+        _event(session, case, EventKind.OPENED, actor, {
             "authority_id": assignment.authority_id, "rule_id": assignment.rule_id,
             "rule_set_version": number,
         })
-        _event(session, case, EventKind.DEADLINE_SET, None, _deadline_data(case, assignment.day_kind))
+        _event(session, case, EventKind.DEADLINE_SET, actor, _deadline_data(case, assignment.day_kind))
         queue_notification(session, key=f"case-opened:{case.reference}", user=request.citizen,
                            kind="case_opened", reference=case.reference, case=case, new_cause=True)
         cases.append(case)
     request.status = RequestStatus.ROUTED
-    audit.record(session, actor=None, action="request.routed", request_id=request.id,
+    audit.record(session, actor=actor, action="request.routed", request_id=request.id,
                  subject_id=request.citizen_id,
                  details={"rule_set_version": decision.rule_set_version,
                           "authorities": [a.authority_id for a in decision.assignments]})
     # One flush writes the decision, the cases and everything that hangs on them.
     session.flush()
-    for case in cases if found.webhooks_in_use else ():
+    return cases
+
+
+def _cases_opened(session: Session, request: Request, cases: list[Case], webhooks_in_use: bool) -> None:
+    """What follows opening cases: webhooks, instant decisions where the service's
+    rules allow, and the offer of a coordinated assessment."""
+    from portal.services import coordination, decisions
+
+    for case in cases if webhooks_in_use else ():
         webhooks.emit(session, case.authority_id, "case.created", webhooks.case_data(case))
     decisions.check_routed(session, request, cases)
     coordination.offer_after_routing(session, request, cases)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        existing = list(session.scalars(select(Case).where(Case.request_id == request_id)))
-        if not existing:
-            raise  # not a twin routing: the job fails, is retried, and is seen if it keeps failing
-        return existing  # another worker routed the same request at the same moment: its cases stand
+
+
+class AlreadyRouted(RuntimeError):
+    """The request is no longer waiting to be routed by hand (someone just did)."""
+
+
+BY_HAND_RULE_ID = "by-hand"
+REASON_LIMIT = 2000
+
+
+def route_by_hand(session: Session, user: User, request_id: int, *, authority_id: str, reason: str) -> list[Case]:
+    """Route a request no rule could route: an administrator or coordinator names the
+    authority that decides it and why. The reason becomes the routing's explanation,
+    which the citizen reads on the receipt and the overview. The case opens as a rule
+    would open it; its service target is the service's published target, which is
+    also its limit (no rule gave one), and the authority may extend it with a reason.
+
+    Raises ``PermissionError`` for other users, ``LookupError`` for an unknown request,
+    ``AlreadyRouted`` when it no longer waits, ``InvalidChange`` (no reason, unknown or
+    expired authority). Commits."""
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
+
+    from portal.services import filing, routing
+    from routing.decision import Assignment, Explanation, RoutingDecision, RuleNote
+
+    if user is None or user.role not in (Role.ADMINISTRATOR, Role.COORDINATOR):
+        raise PermissionError("administrators and coordinators only")
+    found = _lock_request(session, request_id)
+    if found is None or found.request.status == RequestStatus.DRAFT:
+        raise LookupError(f"no request {request_id}")
+    request = found.request
+    if request.status != RequestStatus.UNROUTABLE:
+        raise AlreadyRouted(request.reference)
+    reason = (reason or "").strip()
+    errors = {}
+    target = session.get(Authority, authority_id) if authority_id else None
+    if target is None or not target.valid_on(danish_today()):
+        errors["authority"] = _l("Choose the authority that decides the request.")
+    if not reason:
+        errors["reason"] = _l("Give the reason this authority decides the request.")
+    elif len(reason) > REASON_LIMIT:
+        errors["reason"] = _l("The reason can be at most %(limit)d characters.", limit=REASON_LIMIT)
+    if errors:
+        raise InvalidChange(errors)
+    definition = filing.definition_of(session, request)  # None: a service the catalogue no longer has
+    days, day_kind = (definition.target_days, definition.target_day_kind) if definition else (20, WORKING)
+    assignment = Assignment(target.id, target.name_da, target.name_en, "decides", BY_HAND_RULE_ID,
+                            days, days, day_kind)
+    texts = {}
+    for language in ("da", "en"):
+        with force_locale(language):
+            texts[language] = _("No rule fitted your request, so our staff sent it to %(authority)s. "
+                                "The reason: %(reason)s", authority=target.name(language), reason=reason)
+    version = found.in_force[1] if found.in_force else routing.default_rule_set().version
+    facts = routing.facts_for(request)
+    explanation = Explanation(facts.service_type, facts.municipality_code,
+                              (RuleNote(BY_HAND_RULE_ID, 0, "matched", reason, reason),), (),
+                              texts["da"], texts["en"])
+    decision = RoutingDecision(str(version), facts.filed_on, facts, (assignment,), explanation)
+    session.add(RoutingRecord(request_id=request.id, rule_set_version=version, decision=decision.to_dict()))
+    audit.record(session, actor=user, action="routing.by_hand", request_id=request.id,
+                 subject_id=request.citizen_id, details={"authority": target.id})
+    cases = _open_cases(session, request, decision, version, actor=user)
+    _cases_opened(session, request, cases, webhooks_in_use=True)
+    session.commit()
     return cases
 
 
@@ -707,6 +792,52 @@ def unroutable_requests(session: Session, user: User) -> list[Request]:
     audit.record(session, actor=user, action="request.list_unroutable", details={"shown": len(rows)})
     session.commit()
     return rows
+
+
+@dataclass(frozen=True)
+class UnroutableView:
+    """What an administrator needs to route a request by hand, and nothing more: no
+    answers, no name (data minimisation)."""
+
+    request: Request
+    service_name: str
+    municipality: Authority | None
+    why: str  # what the routing said, for staff
+    authorities: dict[str, list[Authority]]  # by kind: state, region, municipality
+
+
+def unroutable_request(session: Session, user: User, request_id: int) -> UnroutableView | None:
+    """One request waiting to be routed by hand (None once it no longer waits). Writes
+    a ``request.view_unroutable`` audit row with the citizen as subject and commits.
+    Raises ``PermissionError``, ``LookupError``."""
+    from flask_babel import get_locale
+
+    from portal.models import AuditEntry
+    from portal.services import filing
+
+    if user is None or user.role not in (Role.ADMINISTRATOR, Role.COORDINATOR):
+        raise PermissionError("administrators and coordinators only")
+    request = session.get(Request, request_id)
+    if request is None or request.status == RequestStatus.DRAFT:
+        raise LookupError(f"no request {request_id}")
+    if request.status != RequestStatus.UNROUTABLE:
+        return None
+    why = session.scalar(select(AuditEntry.details).where(
+        AuditEntry.request_id == request.id, AuditEntry.action == "routing.no_route").order_by(AuditEntry.id.desc()))
+    today = danish_today()
+    authorities: dict[str, list[Authority]] = {"state": [], "region": [], "municipality": []}
+    for authority in session.scalars(select(Authority).order_by(Authority.name_da)):
+        if authority.valid_on(today):
+            authorities[authority.kind.value].append(authority)
+    municipality = session.scalar(select(Authority).where(
+        Authority.kind == "municipality", Authority.code == request.municipality_code)) if request.municipality_code else None
+    definition = filing.definition_of(session, request)
+    view = UnroutableView(request, definition.name(str(get_locale())) if definition else request.service_type_slug,
+                          municipality, (why or {}).get("error", ""), authorities)
+    audit.record(session, actor=user, action="request.view_unroutable", request_id=request.id,
+                 subject_id=request.citizen_id)
+    session.commit()
+    return view
 
 
 # --- deadlines watch and retention (run by scheduled jobs) --------------------------

@@ -71,7 +71,14 @@ KINDS = {
         N_("A case has passed its target date (%(reference)s)"),
         N_("The case %(reference)s has passed its service target and is escalated to you. Open it: %(link)s"),
     ),
+    "request_unroutable": (
+        N_("A request could not be routed (%(reference)s)"),
+        N_("No rule routed the request %(reference)s. It waits until someone routes it by hand: %(link)s"),
+    ),
 }
+
+# Where a staff notice of each kind points when it names no case.
+STAFF_PAGES = {"request_unroutable": "/admin/requests/unroutable"}
 
 
 def queue_notification(
@@ -131,7 +138,7 @@ def send_notification(session: Session, notification_id: int | None = None, *, k
         return False
     user = session.get(User, note.user_id)
     base = current_app.config.get("BASE_URL", "").rstrip("/")
-    link = _link(base, user, note.case_id)
+    link = _link(base, user, note.case_id, note.kind)
     subject, body = render(note.kind, user.locale, note.reference, link)
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
@@ -150,8 +157,9 @@ def send_notification(session: Session, notification_id: int | None = None, *, k
     return True
 
 
-def _link(base: str, user: User, case_id: int | None) -> str:
-    """Where the notice points: the case (after login) or the person's start page."""
+def _link(base: str, user: User, case_id: int | None, kind: str) -> str:
+    """Where the notice points: the case (after login), the page its kind is about,
+    or the person's start page."""
     if user.is_staff:
-        return f"{base}/cases/{case_id}" if case_id else f"{base}/cases/"
+        return f"{base}/cases/{case_id}" if case_id else f"{base}{STAFF_PAGES.get(kind, '/cases/')}"
     return f"{base}/mine/sager/{case_id}" if case_id else f"{base}/mine"

@@ -51,11 +51,12 @@ def access_log(session: Session, citizen: User) -> list[dict]:
     log = []
     for entry, reference in rows:
         authority = names.get(entry.actor_authority_id)
+        # Administrators and coordinators without an authority work for the service.
         log.append({
             "at": entry.at.isoformat(),
             "authority_id": entry.actor_authority_id,
-            "authority_da": authority.name_da if authority else entry.actor_authority_id,
-            "authority_en": authority.name_en if authority else entry.actor_authority_id,
+            "authority_da": authority.name_da if authority else entry.actor_authority_id or "Indgang",
+            "authority_en": authority.name_en if authority else entry.actor_authority_id or "Indgang",
             "action": entry.action,
             "case_reference": reference,
         })

@@ -4,6 +4,7 @@ cancellation pages, in both languages."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -35,7 +36,7 @@ def test_failed_jobs_and_unroutable_requests_pages_pass_axe(live_server, browser
     with live_server.session() as session:
         request = make_request(session, make_citizen(session), status=RequestStatus.UNROUTABLE)
         session.commit()
-        reference = request.reference
+        reference, request_id = request.reference, request.id
     context = browser.new_context(locale="da-DK")
     try:
         _log_in_admin(live_server, context)
@@ -45,7 +46,20 @@ def test_failed_jobs_and_unroutable_requests_pages_pass_axe(live_server, browser
         expect(page.locator("code", has_text=job.id)).to_be_visible()
         assert_accessible(page)
         page.goto(live_server.url + "/admin/requests/unroutable")
-        expect(page.get_by_text(reference)).to_be_visible()
+        expect(page.get_by_role("cell", name=reference, exact=True)).to_be_visible()
+        assert_accessible(page)
+        # Routing it by hand: the form, its error state, and the list afterwards.
+        page.locator(f"a[href$='/requests/{request_id}/route']").click()
+        expect(page.locator("h1")).to_contain_text(reference)
+        assert_accessible(page)
+        page.locator("form[action$='/route'] button[type=submit]").click()
+        expect(page.locator(".error-summary")).to_be_focused()
+        expect(page).to_have_title(re.compile(r"^(Fejl|Error):"))
+        assert_accessible(page)
+        page.select_option("#authority", "municipality-461")
+        page.fill("#reason", "Borgeren bor i Odense.")
+        page.locator("form[action$='/route'] button[type=submit]").click()
+        expect(page.locator(".notices")).to_contain_text(f"{reference}-1")
         assert_accessible(page)
     finally:
         context.close()

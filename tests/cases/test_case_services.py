@@ -127,6 +127,97 @@ def test_an_unroutable_request_is_marked_and_listed_for_administrators(session):
         cases.unroutable_requests(session, citizen)
 
 
+def _unroutable(session):
+    """A home-care request from a municipality code no rule knows."""
+    citizen = make_citizen(session)
+    request = make_request(session, citizen, municipality_code="999")
+    session.commit()
+    assert cases.route_request(session, request.id) == []
+    assert request.status == RequestStatus.UNROUTABLE
+    return citizen, request
+
+
+def test_an_unroutable_request_is_routed_by_hand_with_the_reason_as_its_explanation(session):
+    from portal.services import filing
+
+    citizen, request = _unroutable(session)
+    admin = make_staff(session, role=Role.ADMINISTRATOR)
+    session.commit()
+    opened = cases.route_by_hand(session, admin, request.id, authority_id="municipality-461",
+                                 reason="Borgeren er flyttet til Odense.")
+    assert [(c.authority_id, c.status, c.role, c.rule_id) for c in opened] == [
+        ("municipality-461", CaseStatus.PENDING, "decides", cases.BY_HAND_RULE_ID)]
+    case = opened[0]
+    target = filing.definition_of(session, request).target_days
+    assert case.target_due == case.limit_due == add_days(danish_today(), target)
+    assert request.status == RequestStatus.ROUTED
+    # The receipt and the overview tell the citizen where and why, in both languages.
+    decision = filing.preview_routing(session, request, citizen).decision
+    assert "Borgeren er flyttet til Odense." in decision.explanation.citizen_text("da")
+    assert "Odense" in decision.explanation.citizen_text("en")
+    assert decision.explanation.citizen_text("da") != decision.explanation.citizen_text("en")
+    actions = set(session.scalars(select(AuditEntry.action).where(AuditEntry.request_id == request.id,
+                                                                  AuditEntry.actor_id == admin.id)))
+    assert actions == {"routing.by_hand", "request.routed"}
+    assert session.scalar(select(func.count()).select_from(CaseEvent).where(
+        CaseEvent.case_id == case.id, CaseEvent.actor_id == admin.id)) == 2  # opened, deadline set
+    assert count(session, OutboxMessage, OutboxMessage.job == "portal.jobs.notify") >= 1
+    # Twice: the second finds it routed and changes nothing.
+    with pytest.raises(cases.AlreadyRouted):
+        cases.route_by_hand(session, admin, request.id, authority_id="municipality-101", reason="Igen.")
+    session.rollback()
+    assert count(session, Case, Case.request_id == request.id) == 1
+
+
+def test_every_administrator_is_told_of_an_unroutable_request_once(session):
+    from portal.services.notifications import render
+
+    admins = [make_staff(session, role=Role.ADMINISTRATOR, authority_id=None, email=f"admin{i}@example.test")
+              for i in range(2)]
+    make_staff(session, email="caseworker@example.test")
+    session.commit()
+    citizen, request = _unroutable(session)
+    notes = list(session.scalars(select(Notification).where(Notification.kind == "request_unroutable")))
+    assert sorted(n.user_id for n in notes) == sorted(a.id for a in admins)
+    assert {n.reference for n in notes} == {request.reference}
+    assert count(session, OutboxMessage, OutboxMessage.job == "portal.jobs.notify") == 2
+    cases.route_request(session, request.id)  # a second run of the job tells nobody again
+    assert count(session, Notification, Notification.kind == "request_unroutable") == 2
+    subject, body = render("request_unroutable", "da", request.reference, "https://indgang.example/admin/requests/unroutable")
+    assert request.reference in subject and "/admin/requests/unroutable" in body
+
+
+def test_routing_by_hand_needs_an_authority_and_a_reason_and_changes_nothing_without(session):
+    citizen, request = _unroutable(session)
+    admin = make_staff(session, role=Role.ADMINISTRATOR)
+    session.commit()
+    with pytest.raises(cases.InvalidChange) as refused:
+        cases.route_by_hand(session, admin, request.id, authority_id="", reason="  ")
+    assert set(refused.value.errors) == {"authority", "reason"}
+    session.rollback()
+    with pytest.raises(cases.InvalidChange) as refused:
+        cases.route_by_hand(session, admin, request.id, authority_id="no-such-authority", reason="x" * 2001)
+    assert set(refused.value.errors) == {"authority", "reason"}
+    session.rollback()
+    assert request.status == RequestStatus.UNROUTABLE
+    assert count(session, Case, Case.request_id == request.id) == 0
+    assert count(session, RoutingRecord, RoutingRecord.request_id == request.id) == 0
+
+
+def test_only_administrators_and_coordinators_route_by_hand(session):
+    citizen, request = _unroutable(session)
+    caseworker = make_staff(session)
+    session.commit()
+    for user in (citizen, caseworker, None):
+        with pytest.raises(PermissionError):
+            cases.route_by_hand(session, user, request.id, authority_id="municipality-461", reason="Nej.")
+        session.rollback()
+    coordinator = make_staff(session, role=Role.COORDINATOR, authority_id=None)
+    session.commit()
+    assert len(cases.route_by_hand(session, coordinator, request.id, authority_id="region-1083",
+                                   reason="Regionen har opgaven.")) == 1
+
+
 def test_calendar_day_deadlines_for_retraining_after_discharge(session):
     citizen = make_citizen(session)
     request = make_request(session, citizen, service_type_slug="hospital-discharge")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from portal.models import AuditEntry, AuditOutcome, Case, CaseStatus, Handover, Role
+from portal.models import AuditEntry, AuditOutcome, Case, CaseStatus, Handover, RequestStatus, Role
 from portal.services import cases
 from tests.conftest import csrf_token
 from tests.factories import make_citizen, make_request, make_staff
@@ -165,6 +165,76 @@ def test_unroutable_requests_page_for_administrators_only(client, session, login
     login(make_staff(session, role=Role.ADMINISTRATOR))
     session.commit()
     assert request.reference in client.get("/admin/requests/unroutable").get_data(as_text=True)
+
+
+def test_an_administrator_routes_an_unroutable_request_by_hand(client, session, login):
+    citizen = make_citizen(session)
+    request = make_request(session, citizen, municipality_code="999")
+    session.commit()
+    cases.route_request(session, request.id)
+    admin = make_staff(session, role=Role.ADMINISTRATOR, authority_id=None)
+    session.commit()
+    login(admin)
+    listing = client.get("/admin/requests/unroutable").get_data(as_text=True)
+    assert f'href="/admin/requests/{request.id}/route"' in listing
+    form = client.get(f"/admin/requests/{request.id}/route")
+    html = form.get_data(as_text=True)
+    assert form.status_code == 200 and "UnknownMunicipality" in html and "Udbetaling Danmark" in html
+    assert "<textarea" in html and request.reference in html
+    assert audit_count(session, actor_id=admin.id, action="request.view_unroutable", subject_id=citizen.id) == 1
+    token = csrf_token(client, f"/admin/requests/{request.id}/route")
+    # Without an authority: the error summary, the reason kept, nothing routed.
+    bad = client.post(f"/admin/requests/{request.id}/route", data={"csrf_token": token, "authority": "",
+                                                                   "reason": "Flyttet til Odense"})
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert "<title>Fejl:" in html and 'href="#authority"' in html and "Flyttet til Odense</textarea>" in html
+    assert 'aria-invalid="true"' in html
+    session.expire_all()
+    assert session.get(type(request), request.id).status == RequestStatus.UNROUTABLE
+    good = client.post(f"/admin/requests/{request.id}/route", data={
+        "csrf_token": token, "authority": "municipality-461", "reason": "Flyttet til Odense"})
+    assert good.status_code == 303 and good.location.endswith("/admin/requests/unroutable")
+    page = client.get("/admin/requests/unroutable").get_data(as_text=True)
+    assert f"{request.reference}-1" in page and "Odense Kommune" in page  # the flash names case and authority
+    assert "<table" not in page  # nothing waits any more
+    [case] = session.scalars(select(Case).where(Case.request_id == request.id))
+    assert case.authority_id == "municipality-461" and case.status == CaseStatus.PENDING
+    # The form of a routed request sends the next administrator back to the list.
+    again = client.get(f"/admin/requests/{request.id}/route")
+    assert again.status_code == 303
+    late = client.post(f"/admin/requests/{request.id}/route", data={
+        "csrf_token": token, "authority": "municipality-101", "reason": "For sent"})
+    assert late.status_code == 303
+    assert session.scalar(select(func.count()).select_from(Case).where(Case.request_id == request.id)) == 1
+    # The citizen's "who has seen my data" names both the look and the routing.
+    login(citizen)
+    access = client.get("/mine/privacy/").get_data(as_text=True)
+    assert "Så din ansøgning for at sende den til den rigtige myndighed" in access
+    assert "Sendte manuelt din ansøgning til den rigtige myndighed" in access
+    assert "<td>Indgang</td>" in access  # the administrator has no authority: the service itself
+
+
+def test_routing_by_hand_is_for_administrators_and_real_requests(client, session, login):
+    citizen = make_citizen(session)
+    request = make_request(session, citizen, municipality_code="999")
+    draft = make_request(session, citizen, status=RequestStatus.DRAFT)
+    session.commit()
+    cases.route_request(session, request.id)
+    login(make_staff(session))
+    session.commit()
+    assert client.get(f"/admin/requests/{request.id}/route").status_code == 403
+    login(make_staff(session, role=Role.ADMINISTRATOR, authority_id=None))
+    session.commit()
+    assert client.get(f"/admin/requests/{draft.id}/route").status_code == 404
+    assert client.get("/admin/requests/999999/route").status_code == 404
+    token = csrf_token(client, f"/admin/requests/{request.id}/route")
+    assert client.post(f"/admin/requests/{draft.id}/route", data={
+        "csrf_token": token, "authority": "municipality-461", "reason": "Nej"}).status_code == 404
+    assert client.post(f"/admin/requests/{request.id}/route", data={
+        "authority": "municipality-461", "reason": "Uden CSRF"}).status_code == 400
+    session.expire_all()
+    assert session.get(type(request), request.id).status == RequestStatus.UNROUTABLE
 
 
 def test_caseworkers_cannot_see_the_administrators_pages(client, session, login):
