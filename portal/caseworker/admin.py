@@ -66,7 +66,6 @@ def unroutable():
     return render_template("caseworker/unroutable.html", rows=rows)
 
 
-
 @bp.route("/requests/<int:request_id>/route", methods=["GET", "POST"])
 @admin_only
 def route_by_hand(request_id: int):
