@@ -10,6 +10,7 @@ notification outbox rows, and commits once.
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass, field
 from datetime import date
@@ -958,10 +959,11 @@ FREE_TEXT_EVENT_KEYS = {
 def anonymise_closed_cases(session: Session, retention_days: int, upload_dir: Path, now=None) -> int:
     """Anonymise filed requests whose cases all closed more than ``retention_days`` ago.
 
-    Erased: the answers, every attachment (its row with the original filename, and
-    then its file in ``upload_dir``), message bodies, internal notes, handover
-    reasons, the free text of case events (``FREE_TEXT_EVENT_KEYS``) and a reason
-    for overturning an instant decision. Kept: references, statuses, dates,
+    Erased: the answers (also where the routing decision keeps them as its facts), a
+    reason typed when the request was routed by hand, every attachment (its row with
+    the original filename, and then its file in ``upload_dir``), message bodies,
+    internal notes, handover reasons, the free text of case events
+    (``FREE_TEXT_EVENT_KEYS``) and a reason for overturning an instant decision. Kept: references, statuses, dates,
     authorities and the audit log, for statistics and accountability.
 
     A request qualifies by its cases, whatever its own status says: a request whose
@@ -995,6 +997,9 @@ def anonymise_closed_cases(session: Session, retention_days: int, upload_dir: Pa
         cases = list(session.scalars(select(Case).where(Case.request_id == request.id)))
         case_ids = [c.id for c in cases]
         request.answers = {}
+        record = session.scalar(select(RoutingRecord).where(RoutingRecord.request_id == request.id))
+        if record is not None:
+            record.decision = _anonymised_decision(record.decision)
         for case in cases:
             case.internal_note = None
         for message in session.scalars(select(Message).where(Message.case_id.in_(case_ids), Message.body != "")):
@@ -1018,6 +1023,24 @@ def anonymise_closed_cases(session: Session, retention_days: int, upload_dir: Pa
     session.commit()
     remove_files(upload_dir, files)
     return len(candidates)
+
+
+def _anonymised_decision(decision: dict) -> dict:
+    """A stored routing decision without the answers it was routed by (the facts keep
+    service, municipality and day) and without a reason typed by whoever routed it by
+    hand (its place in the citizen's sentence becomes "–")."""
+    decision = copy.deepcopy(decision)
+    decision["facts"]["attributes"] = {}
+    explanation = decision["explanation"]
+    for note in explanation.get("matched", ()):
+        if note.get("rule_id") != BY_HAND_RULE_ID:
+            continue
+        for language in ("da", "en"):
+            reason = note.get(f"why_{language}") or ""
+            if reason:
+                explanation[f"citizen_{language}"] = explanation[f"citizen_{language}"].replace(reason, "–")
+            note[f"why_{language}"] = ""
+    return decision
 
 
 def is_overdue(case: Case, today: date | None = None) -> bool:

@@ -19,6 +19,8 @@ from portal.models import (
     Message,
     Request,
     RequestStatus,
+    Role,
+    RoutingRecord,
 )
 from portal.models.base import utcnow
 from portal.services import attachments, cases, filing
@@ -85,12 +87,35 @@ def test_a_closed_request_loses_its_files_and_every_typed_text_once(session, tmp
     assert events[EventKind.DEADLINE_SET]["reason"] == "handover"  # a code, not typed text
     assert (case.status, case.reference, case.closed_at is not None) == (CaseStatus.CLOSED, request.reference + "-1", True)
     assert request.anonymised_at is not None
+    # The routing decision kept the answers as its facts; they go too, the rest stays.
+    facts = session.scalar(select(RoutingRecord.decision).where(RoutingRecord.request_id == request.id))["facts"]
+    assert facts["attributes"] == {} and facts["service_type"] == request.service_type_slug
 
     # A second run changes nothing and writes no second audit row.
     assert cases.anonymise_closed_cases(session, 30, tmp_path, now=later + timedelta(days=1)) == 0
     assert audit_count(session, "retention.anonymise") == 1
     row = session.scalar(select(AuditEntry).where(AuditEntry.action == "retention.anonymise"))
     assert (row.request_id, row.subject_id, row.details["attachments"]) == (request.id, request.citizen_id, 1)
+
+
+def test_a_request_routed_by_hand_loses_the_typed_reason_and_keeps_where_it_went(session, tmp_path):
+    citizen = make_citizen(session)
+    request = make_request(session, citizen, municipality_code="999", answers={"description": "Min ryg"})
+    session.commit()
+    cases.route_request(session, request.id)
+    admin = make_staff(session, role=Role.ADMINISTRATOR, authority_id=None)
+    [case] = cases.route_by_hand(session, admin, request.id, authority_id="municipality-461",
+                                 reason="Ane Jensen er flyttet til sin datter i Odense")
+    odense = make_staff(session)
+    cases.accept_case(session, odense, case.id)
+    for status in ("decided", "closed"):
+        cases.change_status(session, odense, case.id, to=status)
+    assert cases.anonymise_closed_cases(session, 30, tmp_path, now=utcnow() + timedelta(days=31)) == 1
+    session.expire_all()
+    decision = session.scalar(select(RoutingRecord.decision).where(RoutingRecord.request_id == request.id))
+    assert "Ane Jensen" not in repr(decision) and "Min ryg" not in repr(decision)
+    assert "Odense Kommune" in decision["explanation"]["citizen_da"]
+    assert decision["assignments"][0]["authority_id"] == "municipality-461"
 
 
 def test_a_file_already_gone_from_disk_is_no_error(session, tmp_path):
