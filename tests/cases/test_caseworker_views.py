@@ -175,6 +175,7 @@ def test_an_administrator_routes_an_unroutable_request_by_hand(client, session, 
     admin = make_staff(session, role=Role.ADMINISTRATOR, authority_id=None)
     session.commit()
     login(admin)
+    assert 'href="/admin/requests/unroutable"' in client.get("/").get_data(as_text=True)  # in the menu
     listing = client.get("/admin/requests/unroutable").get_data(as_text=True)
     assert f'href="/admin/requests/{request.id}/route"' in listing
     form = client.get(f"/admin/requests/{request.id}/route")
