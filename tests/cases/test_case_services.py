@@ -184,6 +184,61 @@ def test_every_administrator_is_told_of_an_unroutable_request_once(session):
     assert request.reference in subject and "/admin/requests/unroutable" in body
 
 
+def test_two_administrators_routing_the_same_request_at_once_open_one_case(live_database_url, redis_url, tmp_path):
+    """The first holds its commit until the second has read the request (or a second
+    has passed). The second must wait for the request row and then be told it is
+    routed, not open a second case nor fail on the unique constraints."""
+    import threading
+
+    from sqlalchemy import event
+
+    from portal import create_app, redis_conn
+    from tests.conftest import make_config
+
+    app = create_app(make_config(live_database_url, redis_url, tmp_path))
+    maker = app.extensions["db"].sessionmaker
+    try:
+        with app.app_context(), maker() as setup:
+            _, request = _unroutable(setup)
+            admins = [make_staff(setup, role=Role.ADMINISTRATOR, authority_id=None) for _ in range(2)]
+            setup.commit()
+            request_id, admin_ids = request.id, [a.id for a in admins]
+        read = threading.Event()
+        outcome = {}
+
+        def route(name: str, admin_id: int, authority_id: str, hold: bool) -> None:
+            with app.app_context(), maker() as session:
+                if hold:
+                    event.listen(session, "before_commit", lambda _s: read.wait(1))
+                else:
+                    event.listen(session.connection(), "after_cursor_execute",
+                                 lambda *a: read.set() if "FROM requests" in a[2] else None)
+                try:
+                    cases.route_by_hand(session, session.get(User, admin_id), request_id,
+                                        authority_id=authority_id, reason="Hører til her.")
+                    outcome[name] = "routed"
+                except cases.AlreadyRouted:
+                    outcome[name] = "already routed"
+                except Exception as exc:  # noqa: BLE001 - reported below
+                    outcome[name] = repr(exc)
+
+        first = threading.Thread(target=route, args=("first", admin_ids[0], "municipality-461", True))
+        first.start()
+        time.sleep(0.2)
+        second = threading.Thread(target=route, args=("second", admin_ids[1], "municipality-101", False))
+        second.start()
+        for thread in (first, second):
+            thread.join(60)
+        assert outcome == {"first": "routed", "second": "already routed"}
+        with maker() as check:
+            assert [c.authority_id for c in check.scalars(select(Case).where(Case.request_id == request_id))] == [
+                "municipality-461"]
+            assert count(check, RoutingRecord, RoutingRecord.request_id == request_id) == 1
+    finally:
+        redis_conn.close(app)
+        app.extensions["db"].engine.dispose()
+
+
 def test_routing_by_hand_needs_an_authority_and_a_reason_and_changes_nothing_without(session):
     citizen, request = _unroutable(session)
     admin = make_staff(session, role=Role.ADMINISTRATOR)
