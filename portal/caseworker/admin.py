@@ -72,30 +72,26 @@ def route_by_hand(request_id: int):
     """Route one unroutable request by hand: the authority that decides it, and why."""
     session = get_session()
     errors, form = {}, request.form
-    if request.method == "POST":
-        try:
-            opened = cases.route_by_hand(session, current_user, request_id,
-                                         authority_id=form.get("authority", ""), reason=form.get("reason", ""))
-        except cases.InvalidChange as exc:
-            session.rollback()
-            errors = exc.errors
-        except cases.AlreadyRouted:
-            session.rollback()
-            flash(_("Someone routed the request just before you."), "info")
-            return redirect(url_for(".unroutable"), code=303)
-        except LookupError:
-            abort(404)
-        else:
-            flash(_("The request is routed. Case %(reference)s is open at %(authority)s.",
-                    reference=opened[0].reference, authority=opened[0].authority.name(str(get_locale()))), "success")
-            return redirect(url_for(".unroutable"), code=303)
     try:
+        if request.method == "POST":
+            try:
+                opened = cases.route_by_hand(session, current_user, request_id,
+                                             authority_id=form.get("authority", ""), reason=form.get("reason", ""))
+            except cases.InvalidChange as exc:
+                session.rollback()
+                errors = exc.errors
+            else:
+                flash(_("The request is routed. Case %(reference)s is open at %(authority)s.",
+                        reference=opened[0].reference, authority=opened[0].authority.name(str(get_locale()))),
+                      "success")
+                return redirect(url_for(".unroutable"), code=303)
         view = cases.unroutable_request(session, current_user, request_id)
-    except LookupError:
-        abort(404)
-    if view is None:
+    except cases.AlreadyRouted:  # someone else was quicker, before the form or while it was filled in
+        session.rollback()
         flash(_("Someone routed the request just before you."), "info")
         return redirect(url_for(".unroutable"), code=303)
+    except LookupError:
+        abort(404)
     return render_template("caseworker/route_by_hand.html", view=view, form=form, errors=errors,
                            error_title=bool(errors)), (422 if errors else 200)
 

@@ -254,12 +254,9 @@ def remove_attachment(request_id: int, attachment_id: int):
 
 def _login_answers(user: User, session) -> list[tuple[str, str]]:
     """What we know from the login and do not ask again."""
-    from sqlalchemy import select
+    from portal.services.registry import municipality_by_code
 
-    from portal.models import Authority
-
-    municipality = session.scalar(select(Authority).where(Authority.code == user.municipality_code,
-                                                          Authority.kind == "municipality"))
+    municipality = municipality_by_code(session, user.municipality_code)
     return [
         (_("Name"), user.name),
         (_("Municipality you live in"), municipality.name_da if municipality else (user.municipality_code or "–")),

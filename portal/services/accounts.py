@@ -13,9 +13,10 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import AuditOutcome, Authority, AuthorityKind, Role, User
+from portal.models import AuditOutcome, Authority, Role, User
 from portal.models.base import utcnow
 from portal.services import audit
+from portal.services.registry import municipality_by_code
 
 LOA_LEVELS = {"low": 1, "substantial": 2, "high": 3}
 LOA_PREFIX = "https://data.gov.dk/concept/core/nsis/loa/"
@@ -63,10 +64,7 @@ def loa_level(value: str | None) -> int:
 def _municipality(session: Session, code: str | None, today: date) -> Authority | None:
     if not code or not code.isdigit():
         return None
-    authority = session.scalar(
-        select(Authority).where(Authority.kind == AuthorityKind.MUNICIPALITY,
-                                Authority.code == code)
-    )
+    authority = municipality_by_code(session, code)
     return authority if authority and authority.valid_on(today) else None
 
 

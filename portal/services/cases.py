@@ -216,6 +216,13 @@ def _cases_opened(session: Session, request: Request, cases: list[Case], webhook
     coordination.offer_after_routing(session, request, cases)
 
 
+def _require_router(user: User | None) -> None:
+    """Routing by hand, and the requests that wait for it, are for administrators and
+    coordinators; raises ``PermissionError`` for anyone else."""
+    if user is None or user.role not in (Role.ADMINISTRATOR, Role.COORDINATOR):
+        raise PermissionError("administrators and coordinators only")
+
+
 class AlreadyRouted(RuntimeError):
     """The request is no longer waiting to be routed by hand (someone just did)."""
 
@@ -240,8 +247,7 @@ def route_by_hand(session: Session, user: User, request_id: int, *, authority_id
     from portal.services import filing, routing
     from routing.decision import Assignment, Explanation, RoutingDecision, RuleNote
 
-    if user is None or user.role not in (Role.ADMINISTRATOR, Role.COORDINATOR):
-        raise PermissionError("administrators and coordinators only")
+    _require_router(user)
     found = _lock_request(session, request_id)
     if found is None or found.request.status == RequestStatus.DRAFT:
         raise LookupError(f"no request {request_id}")
@@ -785,8 +791,7 @@ def record_decision(session: Session, user: User, case_id: int, *, outcome: str,
 def unroutable_requests(session: Session, user: User) -> list[Request]:
     """Requests no rule could route, oldest first (administrators and coordinators).
     Writes a ``request.list_unroutable`` audit row and commits."""
-    if user is None or user.role not in (Role.ADMINISTRATOR, Role.COORDINATOR):
-        raise PermissionError("administrators only")
+    _require_router(user)
     rows = list(session.scalars(
         select(Request).where(Request.status == RequestStatus.UNROUTABLE).order_by(Request.filed_at)
     ))
@@ -807,31 +812,27 @@ class UnroutableView:
     authorities: dict[str, list[Authority]]  # by kind: state, region, municipality
 
 
-def unroutable_request(session: Session, user: User, request_id: int) -> UnroutableView | None:
-    """One request waiting to be routed by hand (None once it no longer waits). Writes
-    a ``request.view_unroutable`` audit row with the citizen as subject and commits.
-    Raises ``PermissionError``, ``LookupError``."""
+def unroutable_request(session: Session, user: User, request_id: int) -> UnroutableView:
+    """One request waiting to be routed by hand. Writes a ``request.view_unroutable``
+    audit row with the citizen as subject and commits. Raises ``PermissionError``,
+    ``LookupError``, ``AlreadyRouted`` once it no longer waits."""
     from flask_babel import get_locale
 
     from portal.models import AuditEntry
-    from portal.services import filing
+    from portal.services import filing, registry
 
-    if user is None or user.role not in (Role.ADMINISTRATOR, Role.COORDINATOR):
-        raise PermissionError("administrators and coordinators only")
+    _require_router(user)
     request = session.get(Request, request_id)
     if request is None or request.status == RequestStatus.DRAFT:
         raise LookupError(f"no request {request_id}")
     if request.status != RequestStatus.UNROUTABLE:
-        return None
+        raise AlreadyRouted(request.reference)
     why = session.scalar(select(AuditEntry.details).where(
         AuditEntry.request_id == request.id, AuditEntry.action == "routing.no_route").order_by(AuditEntry.id.desc()))
-    today = danish_today()
     authorities: dict[str, list[Authority]] = {"state": [], "region": [], "municipality": []}
-    for authority in session.scalars(select(Authority).order_by(Authority.name_da)):
-        if authority.valid_on(today):
-            authorities[authority.kind.value].append(authority)
-    municipality = session.scalar(select(Authority).where(
-        Authority.kind == "municipality", Authority.code == request.municipality_code)) if request.municipality_code else None
+    for authority in sorted(registry.authorities_on(session, danish_today()), key=lambda a: a.name_da):
+        authorities[authority.kind.value].append(authority)
+    municipality = registry.municipality_by_code(session, request.municipality_code)
     definition = filing.definition_of(session, request)
     view = UnroutableView(request, definition.name(str(get_locale())) if definition else request.service_type_slug,
                           municipality, (why or {}).get("error", ""), authorities)

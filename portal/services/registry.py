@@ -53,6 +53,14 @@ def authorities_on(session: Session, day: date) -> list[Authority]:
     return sorted((a for a in rows if a.valid_on(day)), key=lambda a: (order[a.kind], a.id))
 
 
+def municipality_by_code(session: Session, code: str | None) -> Authority | None:
+    """The municipality with the official ``code`` (like "461"), valid or not."""
+    if not code:
+        return None
+    return session.scalar(select(Authority).where(Authority.kind == AuthorityKind.MUNICIPALITY,
+                                                  Authority.code == code))
+
+
 def region_of(session: Session, municipality_id: str, day: date) -> Authority | None:
     """The region a municipality belongs to on ``day``, from the database."""
     for m in session.scalars(
