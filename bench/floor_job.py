@@ -7,6 +7,10 @@ events, notice, audit, the notice's outbox row, the request's status), the
 coordination check, and the UPDATE marking its outbox row done; then COMMIT. That is
 twelve round trips. This job sends twelve of the same kinds to a scratch table, so its
 rate is what any implementation of the routing job could reach at best on this machine.
+
+``one_write`` is the least any routing job must do, however it were written: one
+insert and its COMMIT (a case that is not committed is not opened). In the forking
+worker each child must also connect, as a connection cannot cross a fork.
 """
 
 from __future__ import annotations
@@ -52,3 +56,12 @@ def same_round_trips(n: int) -> int:
         cur.execute(f"UPDATE {TABLE} SET label = 'done' WHERE id = %s", (ids[1],))  # outbox row done
     conn.commit()
     return ids[0]
+
+
+def one_write(n: int) -> int:
+    conn = _conn()
+    with conn.cursor() as cur:
+        cur.execute(f"INSERT INTO {TABLE} (n, label) VALUES (%s, 'case') RETURNING id", (n,))
+        new_id = cur.fetchone()[0]
+    conn.commit()
+    return new_id

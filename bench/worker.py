@@ -20,7 +20,9 @@ to last job ended), so process start-up is not counted. Goal (issue 6): >= 0.7.
 
 On PostgreSQL a third run measures the floor: a job making the routing job's twelve
 round trips with bare psycopg and no logic (``bench/floor_job.py``). Its ratio to the
-no-op job is the ceiling any implementation of the routing job could reach here.
+no-op job is the ceiling any implementation of the routing job could reach here. A
+fourth run measures the least any routing job must do, however written: one insert and
+its COMMIT (and, in the forking worker, the child's connection to PostgreSQL).
 
 With a PostgreSQL URL a fresh database ``cases_bench_<pid>`` is made on that server and
 dropped afterwards; without one, a SQLite file in a temporary folder is used.
@@ -108,8 +110,9 @@ class Bench:
         self.run_worker()
         return self.rate(ids)
 
-    def floor(self, n: int) -> float:
-        """The same PostgreSQL round trips as a routing job, bare (bench/floor_job.py)."""
+    def floor(self, n: int, job: str = "same_round_trips") -> float:
+        """A bare psycopg job from bench/floor_job.py: ``same_round_trips`` makes the
+        routing job's round trips, ``one_write`` the least any routing job must do."""
         from rq import Queue
 
         sys.path.insert(0, str(ROOT / "bench"))
@@ -117,7 +120,7 @@ class Bench:
 
         floor_job.create_table(self.database_url)
         queue = Queue("default", connection=self.redis())
-        ids = [queue.enqueue_call("floor_job.same_round_trips", args=(i,), result_ttl=3600).id for i in range(n)]
+        ids = [queue.enqueue_call(f"floor_job.{job}", args=(i,), result_ttl=3600).id for i in range(n)]
         self.run_worker()
         return self.rate(ids)
 
@@ -209,11 +212,12 @@ def main() -> int:
             for kind in kinds:
                 bench.kind = kind
                 results[kind] = (bench.noop(args.n), bench.routing(args.n),
-                                 bench.floor(args.n) if postgres else None)
+                                 bench.floor(args.n) if postgres else None,
+                                 bench.floor(args.n, "one_write") if postgres else None)
         finally:
             bench.close()
     print(f"worker benchmark ({'PostgreSQL' if postgres else 'SQLite'}, one worker process, {args.n} jobs per run)")
-    for kind, (noop, routing, floor) in results.items():
+    for kind, (noop, routing, floor, least) in results.items():
         ratio = routing / noop
         title = {"fork": "production worker (rq Worker, a child per job, preloaded)",
                  "simple": "--simple (rq SimpleWorker, jobs in the worker process)"}[kind]
@@ -225,6 +229,8 @@ def main() -> int:
             print(f"    floor: its 12 round trips, bare SQL: {floor:8.1f} jobs/s")
             print(f"    ceiling for any routing job here: {floor / noop:.2f} of the no-op rate; "
                   f"this job reaches {routing / floor:.2f} of the floor")
+            print(f"    least any routing job must do (connect where it forks, one insert, COMMIT):"
+                  f" {least:8.1f} jobs/s, {least / noop:.2f} of the no-op rate")
     return 0
 
 
