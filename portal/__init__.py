@@ -67,7 +67,8 @@ def _init_extensions(app: Flask) -> None:
 
     @app.context_processor
     def _globals():
-        return {"current_user": current_user, "current_locale": str(get_locale())}
+        return {"current_user": current_user, "current_locale": str(get_locale()),
+                "session_idle_seconds": lambda: int(app.config["SESSION_IDLE_TIMEOUT"].total_seconds())}
 
 
 def _register_blueprints(app: Flask) -> None:

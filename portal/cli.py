@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
 
 import click
 from flask import Flask, current_app
@@ -104,9 +103,10 @@ def authorities_group() -> None:
 def authorities_list(on_day) -> None:
     """List the authorities valid on a date, with each municipality's region."""
     from portal.db import open_session
+    from portal.services.deadlines import danish_today
     from portal.services.registry import authorities_on, region_of
 
-    day = on_day.date() if on_day else date.today()
+    day = on_day.date() if on_day else danish_today()
     with open_session() as session:
         rows = authorities_on(session, day)
         click.echo(f"Authorities valid on {day.isoformat()}: {len(rows)}")

@@ -38,9 +38,15 @@ class Database:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine with the settings we want on each backend."""
+    """An engine with the settings we want on each backend.
+
+    ``hide_parameters``: a database error's message leaves out the statement's
+    values, which are personal data (message bodies, answers, names). The message
+    goes to the log and into rq's stored traceback, which administrators see on the
+    failed-jobs page.
+    """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -69,7 +75,7 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
 
 
 def init_app(app: Flask) -> None:

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from routing.conditions import is_constant_false
-from routing.engine import candidates_for, resolve_target
+from routing.engine import Unresolved, candidates_for, resolve_target
 from routing.registry import AuthorityKind, Registry
 from routing.rules import Rule, RuleSet
 from routing.service_types import SERVICE_TYPES
@@ -23,6 +23,11 @@ class Gap:
     municipality_code: str
     municipality_name: str
     reason: str
+    reason_da: str = ""
+
+    def why(self, locale: str) -> str:
+        """The reason in English or Danish, for the administrator's page."""
+        return self.reason if locale == "en" else self.reason_da
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,10 @@ class Shadowed:
     rule_id: str
     line: int | None
     reason: str
+    reason_da: str = ""
+
+    def why(self, locale: str) -> str:
+        return self.reason if locale == "en" else self.reason_da
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,10 @@ class InvalidTarget:
     target: str
     message: str
     municipality_count: int
+    message_da: str = ""
+
+    def why(self, locale: str) -> str:
+        return self.message if locale == "en" else self.message_da
 
 
 @dataclass(frozen=True)
@@ -134,7 +147,7 @@ def _signature(rule: Rule, municipality, snapshot) -> tuple:
     return tuple(
         (
             target.id
-            if not isinstance(target := resolve_target(a.to, municipality, snapshot), str)
+            if not isinstance(target := resolve_target(a.to, municipality, snapshot), Unresolved)
             else a.to,
             a.role,
             a.target_days,
@@ -160,44 +173,49 @@ def check_rule_set(rule_set: RuleSet, registry: Registry, day: date) -> CheckRep
     gaps: list[Gap] = []
     conflicts: list[Conflict] = []
     reachable: set[str] = set()
-    shadow_reason: dict[str, str] = {}
+    shadow_reason: dict[str, tuple[str, str]] = {}  # rule id -> (English, Danish)
     invalid: dict[tuple[str, str], list] = {}
 
     for service in SERVICE_TYPES:
         for municipality in municipalities:
             rules = candidates_for(rule_set, service, municipality, snapshot)
             fallback_ok = False
-            gap_reason = "no rule applies" if not rules else "only conditional rules apply"
+            gap_reason = (("no rule applies", "ingen regel gælder") if not rules
+                          else ("only conditional rules apply", "kun regler med betingelser gælder"))
             seen_conditions: list = []
             blocked_by: Rule | None = None
             for rule in rules:
                 errors = [
                     (a.to, t)
                     for a in rule.assignments
-                    if isinstance(t := resolve_target(a.to, municipality, snapshot), str)
+                    if isinstance(t := resolve_target(a.to, municipality, snapshot), Unresolved)
                 ]
                 for target, message in errors:
                     invalid.setdefault((rule.id, target), [message, 0])[1] += 1
                 if blocked_by is not None:
-                    shadow_reason.setdefault(rule.id, f"rule {blocked_by.id} always matches first")
+                    shadow_reason.setdefault(rule.id, (f"rule {blocked_by.id} always matches first",
+                                                       f"reglen {blocked_by.id} gælder altid først"))
                     continue
                 if rule.condition is not None and is_constant_false(rule.condition):
-                    shadow_reason.setdefault(rule.id, "its condition is always false")
+                    shadow_reason.setdefault(rule.id, ("its condition is always false",
+                                                       "dens betingelse er aldrig opfyldt"))
                     continue
                 if rule.condition is not None and rule.condition in seen_conditions:
-                    shadow_reason.setdefault(rule.id, "an earlier rule has the same condition")
+                    shadow_reason.setdefault(rule.id, ("an earlier rule has the same condition",
+                                                       "en tidligere regel har samme betingelse"))
                     continue
                 reachable.add(rule.id)
                 if rule.condition is None:
                     blocked_by = rule
                     if errors:
-                        gap_reason = f"rule {rule.id} has no valid target: {errors[0][1]}"
+                        gap_reason = (f"rule {rule.id} has no valid target: {errors[0][1].en}",
+                                      f"reglen {rule.id} har ingen gyldig modtager: {errors[0][1].da}")
                     else:
                         fallback_ok = True
                 else:
                     seen_conditions.append(rule.condition)
             if not fallback_ok:
-                gaps.append(Gap(service, municipality.code, municipality.name_da, gap_reason))
+                gaps.append(Gap(service, municipality.code, municipality.name_da, *gap_reason))
             by_priority: dict[int, list[Rule]] = defaultdict(list)
             for rule in rules:
                 by_priority[rule.priority].append(rule)
@@ -224,14 +242,15 @@ def check_rule_set(rule_set: RuleSet, registry: Registry, day: date) -> CheckRep
         reason = shadow_reason.get(rule.id)
         if reason is None:
             reason = (
-                f"no municipality valid on {day.isoformat()} is in its scope"
+                (f"no municipality valid on {day.isoformat()} is in its scope",
+                 f"ingen kommune, der er gyldig den {day.isoformat()}, er omfattet af den")
                 if rule.service_type in SERVICE_TYPES
-                else "unknown service type"
+                else ("unknown service type", "ukendt ydelsestype")
             )
-        shadowed.append(Shadowed(rule.id, rule.line, reason))
+        shadowed.append(Shadowed(rule.id, rule.line, *reason))
     lines = {r.id: r.line for r in rule_set.rules}
     invalid_targets = tuple(
-        InvalidTarget(rule_id, lines.get(rule_id), target, message, count)
+        InvalidTarget(rule_id, lines.get(rule_id), target, message.en, count, message.da)
         for (rule_id, target), (message, count) in invalid.items()
     )
     in_force = rule_set.valid_on(day)

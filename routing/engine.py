@@ -287,19 +287,35 @@ def applies_to(rule: Rule, municipality: Authority, snapshot: RegistrySnapshot) 
     return True
 
 
-def resolve_target(to: str, municipality: Authority, snapshot: RegistrySnapshot) -> Authority | str:
-    """The authority ``to`` points at for ``municipality`` on the snapshot's day, or a
-    message saying why there is none."""
+@dataclass(frozen=True)
+class Unresolved:
+    """Why a rule's target points at no authority, in English (``str()``) and Danish."""
+
+    en: str
+    da: str
+
+    def __str__(self) -> str:
+        return self.en
+
+    def text(self, locale: str) -> str:
+        return self.en if locale == "en" else self.da
+
+
+def resolve_target(to: str, municipality: Authority, snapshot: RegistrySnapshot) -> Authority | Unresolved:
+    """The authority ``to`` points at for ``municipality`` on the snapshot's day, or
+    why there is none."""
+    day = snapshot.day.isoformat()
     if to == RESIDENCE_MUNICIPALITY:
         return municipality
     if to == RESIDENCE_REGION:
         region = snapshot.region_by_municipality.get(municipality.id)
         if region is None:
-            return f"{municipality.name_da} belongs to no region on {snapshot.day.isoformat()}"
+            return Unresolved(f"{municipality.name_da} belongs to no region on {day}",
+                              f"{municipality.name_da} hører ikke til en region den {day}")
         return region
     authority = snapshot.get(to)
     if authority is None:
-        return f"authority {to!r} is not valid on {snapshot.day.isoformat()}"
+        return Unresolved(f"authority {to!r} is not valid on {day}", f"myndigheden {to!r} er ikke gyldig den {day}")
     return authority
 
 
@@ -344,7 +360,7 @@ def outcome_for(
     assignments, names = [], []
     for spec in rule.assignments:
         target = resolve_target(spec.to, municipality, snapshot)
-        if isinstance(target, str):
+        if isinstance(target, Unresolved):
             return _Built((), None, f"rule {rule.id!r}: {target}")
         assignments.append(
             Assignment(

@@ -21,6 +21,11 @@ class Move:
     rule_id: str
     reason_en: str
     count: int
+    reason_da: str = ""
+
+    def reason(self, locale: str) -> str:
+        """Why, in Danish or English (as the routing explanation gives it)."""
+        return self.reason_en if locale == "en" else self.reason_da
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,7 @@ def simulate(
         note = decision.explanation.matched[0]
         key = (facts.service_type, before, after, note.rule_id)
         moves[key] += 1
-        reasons[key] = note.why_en
+        reasons[key] = (note.why_en, note.why_da)
     return SimulationReport(
         draft_version=draft.version,
         total=total,
@@ -108,7 +113,7 @@ def simulate(
         changed=changed,
         no_route=no_route,
         moves=tuple(
-            Move(key[0], key[1], key[2], key[3], reasons[key], count)
+            Move(key[0], key[1], key[2], key[3], reasons[key][0], count, reason_da=reasons[key][1])
             for key, count in moves.most_common()
         ),
         failures=tuple((s, m, c) for (s, m), c in failures.most_common()),

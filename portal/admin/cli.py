@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import click
 from flask.cli import with_appcontext
 
@@ -48,6 +46,7 @@ def check_command(rules_file: str | None, on_day) -> None:
     """Report gaps, conflicts, shadowed rules and invalid targets; exit 1 on gaps or
     conflicts."""
     from portal.db import open_session
+    from portal.services.deadlines import danish_today
     from portal.services.routing import rule_set_in_force
     from portal.services.rule_sets import check_days
     from routing.check import check_rule_set
@@ -61,13 +60,13 @@ def check_command(rules_file: str | None, on_day) -> None:
 
         try:
             with open_session() as session:
-                loaded = rule_set_in_force(session, day or date.today())
+                loaded = rule_set_in_force(session, day or danish_today())
         except NoRuleSetInForce as exc:
             click.echo(str(exc), err=True)
             raise SystemExit(1) from None
         rule_set = loaded.rule_set
         click.echo(f"Rule set in force: version {loaded.version} ({loaded.origin})")
-    days = [day] if day else check_days(rule_set, today=date.today())
+    days = [day] if day else check_days(rule_set, today=danish_today())
     registry = load_default_registry()
     failed = False
     for d in days:

@@ -25,6 +25,7 @@ from portal.db import get_session
 from portal.extensions import htmx
 from portal.models import Role
 from portal.services import rule_sets as service
+from portal.services.deadlines import danish_today
 from portal.services.routing import default_rule_set, default_source
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -52,7 +53,7 @@ def default_rules():
         row=None,
         default=loaded,
         source=default_source()[0],
-        today=date.today(),
+        today=danish_today(),
     )
 
 
@@ -113,7 +114,7 @@ def edit_rule_set(row_id: int):
 def rule_set(row_id: int):
     row = _row_or_404(row_id)
     return render_template(
-        "admin/rule_set.html", row=row, default=None, source=row.source, today=date.today()
+        "admin/rule_set.html", row=row, default=None, source=row.source, today=danish_today()
     )
 
 
@@ -160,7 +161,7 @@ def publish_rule_set(row_id: int):
                 row=row,
                 default=None,
                 source=row.source,
-                today=date.today(),
+                today=danish_today(),
                 refused=exc.reports,
                 error_title=True,
             ),
@@ -240,8 +241,10 @@ def _date_arg(name: str, label: str, *, required: bool) -> tuple[date | None, li
 
 
 def _result(row, partial: str, **context):
-    """The result alone for htmx, inside the full rule-set page otherwise."""
-    if htmx:
+    """The result alone for htmx, inside the full rule-set page otherwise (and for a
+    history restore, which sends ``HX-Request`` but targets no result)."""
+    fragment = bool(htmx) and htmx.target == "result"
+    if fragment:
         response = make_response(render_template(partial, row=row, partial_only=True, **context))
     else:
         response = make_response(
@@ -250,13 +253,14 @@ def _result(row, partial: str, **context):
                 row=row,
                 default=None,
                 source=row.source,
-                today=date.today(),
+                today=danish_today(),
                 result=partial,
                 error_title=bool(context.get("errors")),
                 **context,
             )
         )
-    if context.get("errors") and not htmx:
+    if context.get("errors") and not fragment:
         response.status_code = 422  # htmx swaps only 2xx answers: keep 200 for it
     response.vary.add("HX-Request")
+    response.vary.add("HX-Target")
     return response

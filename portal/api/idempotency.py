@@ -7,6 +7,12 @@ neither. A retry with the same key and the same body replays the stored response
 (header ``Idempotent-Replayed: true``); the same key with another body or path is a
 422 problem. Only successful responses are stored: a failed call left nothing behind
 and may be retried as is.
+
+The response is stored by a second commit, after the change's. A key whose change
+committed but whose response was never stored (the process died between the two)
+answers "in progress" only for ``IN_PROGRESS_SECONDS``, longer than any call runs;
+after that it says the call was carried out and its answer lost, so the client reads
+the resource instead of waiting or repeating the change under a new key.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import timedelta
 
 from flask import Response, request
 from sqlalchemy import inspect, select
@@ -24,9 +31,11 @@ from portal.api.oauth import current_client
 from portal.api.problems import ApiProblem
 from portal.db import get_session
 from portal.models import IdempotencyRecord
+from portal.models.base import utcnow
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
+IN_PROGRESS_SECONDS = 120  # gunicorn stops a call after 30 s
 
 
 def _request_hash() -> str:
@@ -96,6 +105,10 @@ def _replay(record: IdempotencyRecord, digest: str) -> Response:
         raise ApiProblem(422, f"This {HEADER} was used with a different request; use a new key for a new request.",
                          slug="idempotency-key-reused", title="Idempotency key reused")
     if record.status_code is None:
+        if utcnow() - record.created_at > timedelta(seconds=IN_PROGRESS_SECONDS):
+            raise ApiProblem(409, "The call with this Idempotency-Key was carried out, but its answer was not "
+                                  "kept. Read the resource to see its state; do not repeat the change with a new key.",
+                             slug="idempotency-answer-lost", title="Call carried out, answer lost")
         raise ApiProblem(409, "A call with this Idempotency-Key is being processed; retry shortly.",
                          slug="idempotency-in-progress", title="Request in progress")
     response = Response(json.dumps(record.response_body), status=record.status_code,

@@ -209,7 +209,8 @@ _ERRORS = {
     "403": "The token lacks the scope this call needs.",
     "404": "No such resource for this client (also another authority's case).",
     "405": "Method not allowed.",
-    "409": "The case changed meanwhile, or a call with this Idempotency-Key is in progress.",
+    "409": "The case changed meanwhile, its request has been anonymised (no new messages), "
+           "or a call with this Idempotency-Key is in progress.",
     "413": "The body is too large.",
     "415": "The body is not JSON.",
     "422": "The request is well-formed but cannot be done (see `errors`), or an Idempotency-Key was reused with another request.",

@@ -31,6 +31,7 @@ from portal.models import (
 from portal.security import has_nul
 from portal.services import api_clients, webhooks
 from portal.services import cases as case_services
+from portal.services.deadlines import danish_today
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -160,6 +161,9 @@ def _call(action, *args, **kwargs):
     except case_services.StaleCase:
         raise ApiProblem(409, "The case changed since the version you sent: read it again.",
                          slug="stale-case", title="Case changed")
+    except case_services.CaseAnonymised:
+        raise ApiProblem(409, "The case's request has been anonymised under the retention rules: "
+                         "no new messages can be written on it.", slug="case-anonymised", title="Case anonymised")
     except case_services.InvalidChange as exc:
         raise ApiProblem(422, "The change is not allowed: see errors.", slug="invalid-change",
                          title="Change not allowed", errors=_english(exc.errors))
@@ -214,7 +218,8 @@ def cases_list():
 @require_scope("cases:read")
 def case_detail(case_id: int):
     _check_id(case_id)
-    view = _call(case_services.view_case, get_session(), current_client().user, case_id)
+    # A system reading the case has not read the citizen's replies for the caseworkers.
+    view = _call(case_services.view_case, get_session(), current_client().user, case_id, mark_read=False)
     return jsonify(rep.case_detail(view.case, view.events, view.handovers, view.messages))
 
 
@@ -222,7 +227,7 @@ def case_detail(case_id: int):
 @require_scope("cases:read")
 def case_routing(case_id: int):
     _check_id(case_id)
-    view = _call(case_services.view_case, get_session(), current_client().user, case_id)
+    view = _call(case_services.view_case, get_session(), current_client().user, case_id, mark_read=False)
     record = get_session().scalar(select(RoutingRecord).where(RoutingRecord.request_id == view.case.request_id))
     return jsonify(rep.routing(view.case, record, "en"))
 
@@ -305,7 +310,7 @@ def authorities_list():
     from portal.services.registry import authorities_on, region_of
 
     session = get_session()
-    day = _date_param("on") or date.today()
+    day = _date_param("on") or danish_today()
     items = []
     for a in authorities_on(session, day):
         region = region_of(session, a.id, day) if a.kind.value == "municipality" else None
@@ -320,7 +325,7 @@ def authority_detail(authority_id: str):
     from portal.services.registry import region_of
 
     session = get_session()
-    day = _date_param("on") or date.today()
+    day = _date_param("on") or danish_today()
     authority = session.get(Authority, authority_id) if len(authority_id) <= 64 else None
     if authority is None:
         raise _not_found("authority")

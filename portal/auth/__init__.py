@@ -11,11 +11,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from flask import Flask, abort, flash, g, redirect, request, session, url_for
+from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.local import LocalProxy
 
 from portal.db import get_session
+from portal.extensions import htmx
 from portal.models import Role, User
 
 
@@ -28,17 +29,60 @@ def _load_user() -> User | None:
 
 current_user: User | None = LocalProxy(_load_user)  # type: ignore[assignment]
 
+# Session key: the visitor chose the session's language before logging in (see
+# ``main.set_language``), so the login saves it as the person's own.
+LOCALE_CHOSEN = "locale_chosen"
+# Request header the polling elements send (``hx-headers``), naming themselves.
+POLL_HEADER = "X-Indgang-Poll"
+
 
 def login_required(view: Callable) -> Callable:
-    """Send anonymous visitors to the login page, then back."""
+    """Send anonymous visitors to the login page, then back.
+
+    An htmx request (a poll, a filter) gets 401 with ``HX-Redirect`` instead of a
+    redirect: htmx would follow a redirect itself and swap the whole login page into
+    the part it updates, but on ``HX-Redirect`` it sends the browser there.
+    """
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         if _load_user() is None:
-            return redirect(url_for("main.login", next=request.full_path.rstrip("?")))
+            return _to_login()
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def _to_login():
+    if not htmx:
+        response = redirect(url_for("main.login", next=request.full_path.rstrip("?")))
+    else:
+        response = current_app.response_class(status=401)
+        response.headers["HX-Redirect"] = url_for("main.login", next=_htmx_page())
+    response.vary.add("HX-Request")
+    return response
+
+
+def _htmx_page() -> str:
+    """Where an htmx request came from (its page on this site), to return to after
+    login: the part it asked for is no page of its own."""
+    from urllib.parse import urlsplit
+
+    page = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if page.netloc == request.host and page.path.startswith("/"):
+        return page.path + (f"?{page.query}" if page.query else "")
+    return request.full_path.rstrip("?")
+
+
+def is_background_poll() -> bool:
+    """Whether this request is an htmx poll rather than something the person did.
+
+    Polling elements send ``X-Indgang-Poll`` with their own id; the request counts
+    as a poll only when that element itself fired it (``HX-Trigger``), so a link or
+    form inside a polling element, which inherits the header, is still a click.
+    """
+    poller = request.headers.get(POLL_HEADER)
+    return bool(poller and htmx and htmx.trigger == poller)
 
 
 def roles_required(*roles: Role) -> Callable[[Callable], Callable]:
@@ -61,7 +105,8 @@ def start_session(user: User, **extra) -> None:
     """Log ``user`` in: a new session id (no fixation), the user's id and ``extra``.
 
     ``extra`` holds what logout needs later (provider name, ID token for the
-    ``id_token_hint``, the provider's session id).
+    ``id_token_hint``, the provider's session id). The session's language becomes
+    the user's saved one.
     """
     from portal.auth.sessions import now
 
@@ -72,6 +117,10 @@ def start_session(user: User, **extra) -> None:
     session["user_id"] = user.id
     session["_created"] = session["_seen"] = now()
     session.update({k: v for k, v in extra.items() if v is not None})
+    # The person's saved language, so it follows them from device to device (a
+    # choice made in this browser before login has been saved as theirs by now).
+    if user.locale in current_app.config["LANGUAGES"]:
+        locale = user.locale
     if locale:
         session["locale"] = locale
     g.current_user = user
@@ -119,7 +168,10 @@ def _enforce_timeouts() -> None:
         flash(_("Your session has ended because of inactivity or age. Please log in again."),
               "info")
         return
-    session["_seen"] = t
+    # Only what the person does keeps the session alive: a page left open polls for
+    # ever, and must still be logged out after the idle limit.
+    if not is_background_poll():
+        session["_seen"] = t
 
 
 def init_app(app: Flask) -> None:

@@ -19,13 +19,14 @@ from flask import (
     url_for,
 )
 
-from portal.auth import current_user, end_session, start_session
+from portal.auth import LOCALE_CHOSEN, current_user, end_session, login_required, start_session
 from portal.auth.providers import Provider, ProviderError, get_client, get_provider
 from portal.auth.sessions import now
 from portal.auth.tokens import TokenRejected, validate_id_token, validate_logout_token
 from portal.db import get_session
-from portal.extensions import csrf
+from portal.extensions import csrf, htmx
 from portal.services import accounts
+from portal.services.deadlines import danish_today
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +143,12 @@ def callback(provider: str):
         return _failed(provider, exc.reason)
 
     identity = _identity(p, claims)
+    # A language chosen in this browser before logging in becomes the person's own.
+    chosen = session.get("locale") if session.get(LOCALE_CHOSEN) else None
     try:
         user = accounts.log_in(get_session(), identity,
-                               min_loa=current_app.config["OIDC_MIN_LOA"])
+                               min_loa=current_app.config["OIDC_MIN_LOA"],
+                               locale=chosen if chosen in current_app.config["LANGUAGES"] else None)
     except accounts.LoginRefused as exc:
         log.info("login refused: provider=%s reason=%s", provider, exc.reason)
         return render_template("auth/refused.html", reason=exc.reason), 403
@@ -185,7 +189,7 @@ def birth_date(value) -> date | None:
         born = date.fromisoformat(value)
     except ValueError:
         return None
-    return born if date(1880, 1, 1) <= born <= date.today() else None
+    return born if date(1880, 1, 1) <= born <= danish_today() else None
 
 
 @bp.post("/logout")
@@ -209,6 +213,16 @@ def logout():
             sep = "&" if "?" in endpoint else "?"
             return redirect(endpoint + sep + urlencode(params), code=303)
     return redirect(after, code=303)
+
+
+@bp.post("/stay")
+@login_required
+def stay():
+    """"Stay logged in", from the warning shown before the idle limit (WCAG 2.2.1):
+    the request itself counts as activity. 204 for htmx; back to the page without it."""
+    if htmx:
+        return "", 204
+    return redirect(_safe_next(request.form.get("next")) or url_for("main.index"), code=303)
 
 
 @bp.get("/logged-out")
@@ -263,9 +277,12 @@ def _backchannel_error(provider: str, reason: str):
 
 
 def _first_use(provider: str, jti: str, until: float) -> bool:
-    """Remember a logout token id until it expires; False if it was seen before."""
-    from portal.redis_conn import get_redis
+    """Remember a logout token id until it expires; False if it was seen before.
+
+    Kept in the session store's Redis, beside the sessions it ends: a logout must
+    work while the queue's Redis is down."""
+    from portal.redis_conn import session_redis
 
     key = f"{current_app.config['SESSION_KEY_PREFIX']}logout-jti:{provider}:{jti}"
     ttl = max(60, int(until - now()))
-    return bool(get_redis().set(key, "1", nx=True, ex=ttl))
+    return bool(session_redis().set(key, "1", nx=True, ex=ttl))

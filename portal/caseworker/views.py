@@ -27,8 +27,9 @@ from flask_babel import lazy_gettext as _l
 
 from portal.auth import current_user, roles_required
 from portal.db import get_session
+from portal.extensions import htmx
 from portal.models import Authority, CaseStatus, EventKind, Role
-from portal.services import cases
+from portal.services import cases, filing
 from portal.services.cases import CITIZEN_TEXT, STATUS_LABEL
 
 bp = Blueprint("caseworker", __name__, url_prefix="/cases")
@@ -90,11 +91,14 @@ def _filters() -> cases.InboxFilters:
 @bp.get("/")
 @staff_only
 def inbox():
-    """The authority's cases; an htmx request gets only the results table."""
+    """The authority's cases; the filter form's htmx request gets only the results
+    table. Branching on the target, not on ``HX-Request`` alone: htmx's history
+    restore (the Back button) sends ``HX-Request`` too, and must get the page."""
     page = cases.inbox(get_session(), current_user, _filters())
-    template = "caseworker/_inbox_results.html" if request.headers.get("HX-Request") else "caseworker/inbox.html"
+    partial = htmx and htmx.target == "inbox-results"
+    template = "caseworker/_inbox_results.html" if partial else "caseworker/inbox.html"
     response = make_response(render_template(template, page=page, statuses=list(CaseStatus)))
-    response.headers["Vary"] = "HX-Request"
+    response.headers["Vary"] = "HX-Request, HX-Target"
     return response
 
 
@@ -105,12 +109,16 @@ def case_page(case_id: int):
 
 
 def _render_case(case_id: int, errors: dict | None = None, form: dict | None = None, status: int = 200):
+    session = get_session()
     try:
-        view = cases.view_case(get_session(), current_user, case_id)
+        view = cases.view_case(session, current_user, case_id)
     except cases.CaseNotFound:
         abort(404)
-    return render_template("caseworker/case.html", view=view, errors=errors or {}, form=form or {},
-                           error_title=bool(errors)), status
+    # The questions and answers as the citizen read them on "check your answers".
+    answers = (filing.readable_answers(session, view.request, str(get_locale()), keep_unknown=True)
+               if view.request.answers else [])
+    return render_template("caseworker/case.html", view=view, answers=answers, errors=errors or {},
+                           form=form or {}, error_title=bool(errors)), status
 
 
 def _act(case_id: int, change, success: str):

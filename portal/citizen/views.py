@@ -60,7 +60,7 @@ def _own_request(request_id: int):
 
 def _with_vary(response):
     response = make_response(response)
-    response.headers.add("Vary", "HX-Request")
+    response.headers.add("Vary", "HX-Request, HX-Target")
     return response
 
 
@@ -418,7 +418,7 @@ def _case_page(case, errors=None, body="", status=200):
         "citizen/case.html",
         case=case,
         service=definition,
-        timeline=overview_service.case_timeline(session, case),
+        timeline=overview_service.case_timeline(session, case, _locale()),
         status_text=definition.status_text(case.status.value, _locale()),
         next_step=definition.next_step(case.status.value, _locale()),
         errors=errors or {},

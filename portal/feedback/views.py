@@ -41,7 +41,7 @@ def _locale() -> str:
 
 def _vary(response):
     response = make_response(response)
-    response.headers.add("Vary", "HX-Request")
+    response.headers.add("Vary", "HX-Request, HX-Target")
     return response
 
 
@@ -133,7 +133,7 @@ def decision(request_id: int):
         req = own_request(get_session(), current_user, request_id)
     except RequestNotFound:
         abort(404)
-    if not htmx:
+    if not (htmx and htmx.target == "instant-decision"):
         return _vary(redirect(url_for("citizen.receipt", request_id=req.id), code=303))
     return _vary(render_template("feedback/_decision.html", req=req, locale=_locale()))
 

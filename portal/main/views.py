@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from urllib.parse import urlsplit
 
-from portal.auth import current_user
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import RequestRedirect
+
+from portal.auth import LOCALE_CHOSEN, current_user
+from portal.db import get_session
+from portal.services import accounts
 
 bp = Blueprint("main", __name__)
 
@@ -23,11 +29,47 @@ def login():
 
 @bp.post("/language")
 def set_language():
-    """Switch language (a form post, so it works without JavaScript)."""
+    """Switch language (a form post, so it works without JavaScript).
+
+    A logged-in person's choice is saved on their user, so their e-mails follow it
+    and their next login on another device starts in it; an anonymous visitor's is
+    marked as chosen, so logging in from this browser saves it then.
+    """
     chosen = request.form.get("locale")
     if chosen in current_app.config["LANGUAGES"]:
         session["locale"] = chosen
-    return redirect(_safe_next() or url_for("main.index"), code=303)
+        if current_user:
+            accounts.set_locale(get_session(), current_user, chosen)
+        else:
+            session[LOCALE_CHOSEN] = True
+    return redirect(_page_for(_safe_next()) or url_for("main.index"), code=303)
+
+
+def _page_for(target: str | None) -> str | None:
+    """The page to show again after switching language. A page shown in answer to a
+    POST (a form with errors) has an address that takes no GET: go up its path to the
+    nearest page that does (``/cases/5/accept`` -> ``/cases/5``), rather than to a 405."""
+    if target is None:
+        return None
+    adapter = current_app.url_map.bind("")
+    path = urlsplit(target).path
+    try:
+        adapter.match(path, method="GET")
+        return target
+    except MethodNotAllowed:
+        pass
+    except HTTPException:  # not a page of ours (404) or a redirect: show what it shows
+        return target
+    while "/" in path.rstrip("/"):
+        path = path.rstrip("/").rsplit("/", 1)[0] or "/"
+        try:
+            adapter.match(path, method="GET")
+            return path
+        except RequestRedirect as redirected:  # e.g. "/cases" -> "/cases/"
+            return urlsplit(redirected.new_url).path
+        except HTTPException:
+            continue
+    return None
 
 
 def _safe_next() -> str | None:

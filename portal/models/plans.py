@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, utcnow
@@ -44,6 +44,12 @@ class Plan(Base):
     goals: Mapped[list[Goal]] = relationship(back_populates="plan", order_by="Goal.id")
 
     __mapper_args__ = {"version_id_col": version}
+    # One active plan per citizen, kept by the database: two starts at once (a double
+    # POST, a caseworker and the citizen) cannot both get through.
+    __table_args__ = (
+        Index("uq_plans_one_active_per_citizen", "citizen_id", unique=True,
+              postgresql_where=text("status = 'active'"), sqlite_where=text("status = 'active'")),
+    )
 
 
 class PlanParticipant(Base):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import click
 from flask.cli import with_appcontext
 
@@ -23,9 +21,10 @@ def remind(today, via_queue: bool) -> None:
     from portal.db import open_session
     from portal.plans import jobs
     from portal.services import plans
+    from portal.services.deadlines import danish_today
     from portal.services.outbox import add_job
 
-    day = today.date() if today else date.today()
+    day = today.date() if today else danish_today()
     with open_session() as session:
         if via_queue:
             add_job(session, jobs.queue_review_reminders, today=day.isoformat())

@@ -21,14 +21,17 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_date, format_datetime, to_user_timezone
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.auth import current_user, login_required
 from portal.db import get_session
+from portal.extensions import htmx
 from portal.models import ActionStatus, Authority, Role, User
 from portal.plans.chart import progress_chart
 from portal.services import plans as svc
+from portal.services.deadlines import danish_today
 
 bp = Blueprint("plans", __name__, url_prefix="/plans")
 
@@ -48,7 +51,9 @@ def _closed(exc):
 
 @bp.app_template_global("plan_progress_chart")
 def _chart(plan, goal):
-    return progress_chart(plan.created_at.date(), goal.due_on, goal.baseline, goal.target_value, goal.measurements)
+    # The chart starts on the day the plan was made, in Danish time like every date shown.
+    start = to_user_timezone(plan.created_at).date()
+    return progress_chart(start, goal.due_on, goal.baseline, goal.target_value, goal.measurements)
 
 
 @bp.app_template_filter("plan_number")
@@ -62,10 +67,14 @@ def _number(value) -> str:
 
 @bp.app_template_filter("plan_time")
 def _time(value) -> str:
-    """A stored UTC time shown in Danish local time."""
-    from zoneinfo import ZoneInfo
+    """A stored UTC time in Danish local time, written the page language's way."""
+    return format_datetime(value, "short")
 
-    return value.astimezone(ZoneInfo("Europe/Copenhagen")).strftime("%Y-%m-%d %H:%M")
+
+@bp.app_template_filter("plan_date")
+def _date(value, width: str = "long") -> str:
+    """A day in the page's language; a measurement's day is stored as an ISO string."""
+    return format_date(date.fromisoformat(value) if isinstance(value, str) else value, width)
 
 
 def _locale() -> str:
@@ -86,7 +95,7 @@ def _poll_seconds() -> int:
 
 
 def _vary(response):
-    response.headers["Vary"] = "HX-Request"
+    response.headers["Vary"] = "HX-Request, HX-Target"
     return response
 
 
@@ -156,11 +165,12 @@ def show(plan_id: int):
 def live(plan_id: int):
     """The live part of the plan page. htmx polls it with the last change it has
     seen: nothing changed gives 204 (htmx keeps the page); a change gives the new
-    part. Without htmx this is the plan page itself."""
+    part. Without htmx this is the plan page itself, and so it is for an htmx request
+    that is not the poll (a history restore also sends ``HX-Request``)."""
     session = get_session()
     since = request.args.get("since", type=int) or 0
     changed = svc.changed_since(session, current_user, plan_id, since)  # refuses like the page
-    if not request.headers.get("HX-Request"):
+    if not (htmx and htmx.target == "plan-live"):
         return _vary(redirect(url_for("plans.show", plan_id=plan_id), code=303))
     if not changed:
         return _vary(current_app.response_class(status=204))
@@ -192,19 +202,25 @@ def export(plan_id: int):
 @login_required
 def consent(plan_id: int):
     session = get_session()
+    errors = {}
     if request.method == "POST":
         give = request.form.get("give") == "1"
-        participant = svc.set_consent(session, current_user, plan_id, request.form.get("authority", ""), give)
-        authority = session.get(Authority, participant.authority_id)
-        name = authority.name(_locale())
-        flash(_("You have given %(authority)s access to your plan.", authority=name) if give else
-              _("%(authority)s no longer has access to your plan. Your case there is not affected.",
-                authority=name), "success")
-        return redirect(url_for("plans.consent", plan_id=plan_id), code=303)
+        try:
+            participant = svc.set_consent(session, current_user, plan_id, request.form.get("authority", ""), give)
+        except svc.PlanInvalid as exc:  # an authority not in the plan: the form was changed
+            errors = exc.errors
+        else:
+            authority = session.get(Authority, participant.authority_id)
+            name = authority.name(_locale())
+            flash(_("You have given %(authority)s access to your plan.", authority=name) if give else
+                  _("%(authority)s no longer has access to your plan. Your case there is not affected.",
+                    authority=name), "success")
+            return redirect(url_for("plans.consent", plan_id=plan_id), code=303)
     view = svc.view_plan(session, current_user, plan_id, action="plan.consent")
     if not view.access.is_citizen:
         abort(404)
-    return render_template("plans/consent.html", view=view)
+    return render_template("plans/consent.html", view=view, errors=errors,
+                           error_title=bool(errors)), 422 if errors else 200
 
 
 @bp.route("/<int:plan_id>/close", methods=["GET", "POST"])
@@ -377,7 +393,7 @@ def measurement(plan_id: int, goal_id: int):
     goal = _goal_or_404(view, goal_id)
     status = 409 if conflict else 400 if errors else 200
     return render_template("plans/measurement_form.html", view=view, goal=goal, form=form, errors=errors,
-                           conflict=conflict, error_title=bool(errors or conflict), today=date.today()), status
+                           conflict=conflict, error_title=bool(errors or conflict), today=danish_today()), status
 
 
 @bp.route("/<int:plan_id>/goals/<int:goal_id>/actions/new", methods=["GET", "POST"])
@@ -450,7 +466,7 @@ def review(plan_id: int):
     if not view.access.is_lead:
         abort(404)
     return render_template("plans/review_form.html", view=view, form=form, errors=errors,
-                           latest=svc.default_review_date(date.today()),
+                           latest=svc.default_review_date(danish_today()),
                            error_title=bool(errors)), (400 if errors else 200)
 
 
@@ -463,7 +479,7 @@ def lead(plan_id: int):
     except svc.PlanInvalid as exc:
         view = _staff_view(plan_id, "plan.review_form")
         return render_template("plans/review_form.html", view=view, form={}, errors=exc.errors,
-                               latest=svc.default_review_date(date.today()), error_title=True), 400
+                               latest=svc.default_review_date(danish_today()), error_title=True), 400
     except svc.PlanConflict:
         flash(_("Someone changed the plan just before you. Try again."), "error")
         return redirect(url_for("plans.review", plan_id=plan_id), code=303)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 
 from flask import Blueprint, Response, current_app, render_template
 from flask_babel import lazy_gettext as _l
@@ -62,7 +63,8 @@ def _labels():
 @bp.get("/")
 @citizen_only
 def access():
-    log = privacy.access_log(get_session(), current_user)
+    # The service gives the export's ISO strings; the page shows Danish local time.
+    log = [{**row, "at": datetime.fromisoformat(row["at"])} for row in privacy.access_log(get_session(), current_user)]
     config = current_app.config
     return render_template("privacy/access.html", log=log, kept_years=config["AUDIT_RETENTION_DAYS"] // 365,
                            data_days=config["RETENTION_DAYS"], draft_days=config["DRAFT_RETENTION_DAYS"])
@@ -74,14 +76,38 @@ def data():
     session = get_session()
     exported = privacy.export_data(session, current_user)
     authorities = {a.id: a for a in session.scalars(select(Authority))}
-    return render_template("privacy/data.html", data=exported, authorities=authorities,
+    return render_template("privacy/data.html", data=with_times(exported), authorities=authorities,
                            answers=_readable_answers(session))
 
 
-def _readable_answers(session) -> dict[str, list[tuple[str, str]]]:
+# Keys of the export whose ISO dates are days, not moments (moments are "at" and "*_at").
+DATE_KEYS = {"birth_date", "expected_by", "legal_limit", "review_on", "due_on"}
+# What people or rules wrote, kept as written even where a key looks like a date.
+VERBATIM_KEYS = {"answers", "data", "routing", "summary", "rules", "what"}
+
+
+def with_times(value, key: str | None = None):
+    """The export (as ``privacy.export_data`` writes it for JSON) with its ISO strings
+    read back as aware datetimes and dates, so the page shows them in Danish local
+    time in the reader's language."""
+    if isinstance(value, dict):
+        return {k: v if k in VERBATIM_KEYS else with_times(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_times(item) for item in value]
+    if isinstance(value, str) and key is not None:
+        try:
+            if key == "at" or key.endswith("_at"):
+                return datetime.fromisoformat(value)
+            if key in DATE_KEYS:
+                return date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _readable_answers(session) -> dict[datetime, list[tuple[str, str]]]:
     """Each request's answers as question and answer texts (the JSON keeps the ids),
-    keyed by the request's ``created_at`` as the export writes it (drafts have no
-    reference)."""
+    keyed by the request's ``created_at`` (drafts have no reference)."""
     from flask_babel import get_locale
 
     from portal.models import Request
@@ -89,7 +115,7 @@ def _readable_answers(session) -> dict[str, list[tuple[str, str]]]:
 
     locale = str(get_locale())
     requests = session.scalars(select(Request).where(Request.citizen_id == current_user.id))
-    return {r.created_at.isoformat(): given_answers(session, r, locale) for r in requests if r.answers}
+    return {r.created_at: given_answers(session, r, locale) for r in requests if r.answers}
 
 
 @bp.get("/data.json")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from portal.models import AuditOutcome, Authority, Role, User
 from portal.models.base import utcnow
 from portal.services import audit
+from portal.services.deadlines import danish_today
 from portal.services.registry import municipality_by_code
 
 LOA_LEVELS = {"low": 1, "substantial": 2, "high": 3}
@@ -68,8 +69,11 @@ def _municipality(session: Session, code: str | None, today: date) -> Authority 
     return authority if authority and authority.valid_on(today) else None
 
 
-def log_in(session: Session, identity: Identity, *, min_loa: str) -> User:
+def log_in(session: Session, identity: Identity, *, min_loa: str, locale: str | None = None) -> User:
     """Create or update the user for ``identity`` and audit the login. Commits.
+
+    ``locale`` is a language the person chose in this browser before logging in: it
+    is saved as theirs (see ``set_locale``) in the same transaction.
 
     Raises ``LoginRefused`` (after committing a ``deny`` audit row) when the citizen's
     assurance level is below ``min_loa``, their municipality is missing or unknown,
@@ -94,8 +98,30 @@ def log_in(session: Session, identity: Identity, *, min_loa: str) -> User:
     session.flush()
     audit.record(session, actor=user, action="login", subject_id=user.id if role is Role.CITIZEN
                  else None, details={"provider": identity.provider})
+    if locale:
+        _change_locale(session, user, locale)
     session.commit()
     return user
+
+
+def set_locale(session: Session, user: User, locale: str) -> bool:
+    """Save ``locale`` (a language code the app offers) as ``user``'s language, the
+    one their e-mails are written in and their sessions start with. Commits, with an
+    audit row, when it changes; returns whether it did."""
+    changed = _change_locale(session, user, locale)
+    if changed:
+        session.commit()
+    return changed
+
+
+def _change_locale(session: Session, user: User, locale: str) -> bool:
+    if user.locale == locale:
+        return False
+    audit.record(session, actor=user, action="account.locale_changed",
+                 subject_id=user.id if user.role is Role.CITIZEN else None,
+                 details={"from": user.locale, "to": locale})
+    user.locale = locale
+    return True
 
 
 def _decide(session: Session, identity: Identity, min_loa: str) -> tuple[Role, str | None]:
@@ -116,7 +142,7 @@ def _decide(session: Session, identity: Identity, min_loa: str) -> tuple[Role, s
         _refuse(session, identity, "loa_too_low")
     if not identity.municipality_code:
         _refuse(session, identity, "municipality_missing")
-    if _municipality(session, identity.municipality_code, date.today()) is None:
+    if _municipality(session, identity.municipality_code, danish_today()) is None:
         _refuse(session, identity, "municipality_unknown")
     return Role.CITIZEN, None
 

@@ -66,6 +66,24 @@ class StaleCase(RuntimeError):
     """Someone else changed the case since the form was shown (optimistic locking)."""
 
 
+class CaseAnonymised(InvalidChange):
+    """A message on a case whose request retention has anonymised: refused, because
+    retention never looks at the request again and the text would be kept for good."""
+
+    def __init__(self):
+        super().__init__({"body": _l("The case was closed long ago and its messages have been deleted, "
+                                     "so no new messages can be written on it.")})
+
+
+def refuse_if_anonymised(session: Session, request_id: int) -> None:
+    """Raise ``CaseAnonymised`` if the request has been anonymised. Locks the request
+    row (PostgreSQL), as retention does, so a message written while retention runs
+    is either erased by it or refused here, never kept unseen."""
+    anonymised_at = session.scalar(select(Request.anonymised_at).where(Request.id == request_id).with_for_update())
+    if anonymised_at is not None:
+        raise CaseAnonymised()
+
+
 # --- the status machine -------------------------------------------------------------
 
 # The default machine; a service type may narrow it in its definition
@@ -465,21 +483,24 @@ class CaseView:
     staff: list[User]
     day_kind: str
     routing: dict | None
+    senders: dict[int, User]  # who wrote each message, by ``Message.sender_id``
 
 
-def view_case(session: Session, user: User, case_id: int) -> CaseView:
+def view_case(session: Session, user: User, case_id: int, *, mark_read: bool = True) -> CaseView:
     """Everything a caseworker sees on a case page; writes a ``case.view`` audit row.
 
-    Raises ``CaseNotFound`` (with a denied audit row) for another authority's case.
-    Commits.
+    With ``mark_read`` (a person opening the case) the citizen's replies count as read,
+    so the inbox stops marking the case; the API reads with ``mark_read=False``, as a
+    system fetching a case has not shown the replies to anyone. Raises
+    ``CaseNotFound`` (with a denied audit row) for another authority's case. Commits.
     """
     case = _case_for(session, user, case_id, "case.view")
     view = _load_view(session, case)
-    # Opening the case is reading the citizen's replies (the inbox stops marking it).
-    now = utcnow()
-    for message in view.messages:
-        if not message.to_citizen and message.read_at is None:
-            message.read_at = now
+    if mark_read:
+        now = utcnow()
+        for message in view.messages:
+            if not message.to_citizen and message.read_at is None:
+                message.read_at = now
     audit.record(session, actor=user, action="case.view", case_id=case.id, request_id=case.request_id,
                  subject_id=case.request.citizen_id)
     session.commit()
@@ -495,10 +516,12 @@ def _load_view(session: Session, case: Case) -> CaseView:
                    if a.valid_on(today) and a.id != case.authority_id]
     staff = caseworkers_of(session, case.authority_id)
     record = session.scalar(select(RoutingRecord).where(RoutingRecord.request_id == case.request_id))
+    sender_ids = {m.sender_id for m in messages if m.sender_id is not None}
+    senders = {u.id: u for u in session.scalars(select(User).where(User.id.in_(sender_ids)))} if sender_ids else {}
     return CaseView(case=case, request=case.request, events=events, handovers=handovers, messages=messages,
                     transitions=allowed_transitions(session, case), authorities=authorities, staff=staff,
                     day_kind=assignment_of(session, case).get("day_kind", WORKING),
-                    routing=record.decision if record else None)
+                    routing=record.decision if record else None, senders=senders)
 
 
 # --- changing cases -----------------------------------------------------------------
@@ -509,14 +532,26 @@ def _check_version(case: Case, expected_version: int | None) -> None:
         raise StaleCase(case.id)
 
 
-def _commit(session: Session, case: Case) -> None:
-    try:
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise StaleCase(case.id)
+def _changes_case(use_case):
+    """Mark a use case ``(session, user, case_id, ...)`` that changes a case: when the
+    case's UPDATE finds that someone else changed it meanwhile (its version moved), the
+    transaction is rolled back and ``StaleCase`` raised. That UPDATE may be flushed at
+    the commit, by an explicit flush, or by the autoflush of any query before it, so
+    the whole body is covered, not just the commit.
+    """
+
+    @functools.wraps(use_case)
+    def run(session: Session, user: User, case_id: int, *args, **kwargs):
+        try:
+            return use_case(session, user, case_id, *args, **kwargs)
+        except StaleDataError:
+            session.rollback()
+            raise StaleCase(case_id) from None
+
+    return run
 
 
+@_changes_case
 def accept_case(session: Session, user: User, case_id: int, *, expected_version: int | None = None) -> Case:
     """The user's authority takes a pending case; an open handover to it is accepted,
     and the deadlines restart from today with the assignment's days. Commits.
@@ -543,7 +578,9 @@ def accept_case(session: Session, user: User, case_id: int, *, expected_version:
         _event(session, case, EventKind.DEADLINE_SET, user, _deadline_data(case, day_kind, reason="handover"))
     case.status = CaseStatus.ACCEPTED
     case.accepted_at = now
-    if case.assignee_id is None:
+    if case.assignee_id is None and not is_service_user(user):
+        # A person who accepts takes the case; an API client's service user is no one
+        # to hold it (or to tell of news on it), so the case stays with the team.
         case.assignee_id = user.id
     _event(session, case, EventKind.ACCEPTED, user, {})
     audit.record(session, actor=user, action="case.accept", case_id=case.id, request_id=case.request_id,
@@ -552,10 +589,11 @@ def accept_case(session: Session, user: User, case_id: int, *, expected_version:
     if handover is not None:
         audit.record(session, actor=user, action="handover.accept", case_id=case.id, request_id=case.request_id,
                      subject_id=case.request.citizen_id, details={"handover_id": handover.id})
-    _commit(session, case)
+    session.commit()
     return case
 
 
+@_changes_case
 def reject_case(session: Session, user: User, case_id: int, *, reason: str, to_authority_id: str,
                 expected_version: int | None = None) -> Handover:
     """The user's authority refuses the case and hands it to the authority it belongs to.
@@ -600,10 +638,11 @@ def reject_case(session: Session, user: User, case_id: int, *, reason: str, to_a
                  details={"handover_id": handover.id, "from": from_id, "to": target.id})
     queue_notification(session, key=f"handover:{handover.id}", user=case.request.citizen, kind="handover",
                        reference=case.reference, case_id=case.id)
-    _commit(session, case)
+    session.commit()
     return handover
 
 
+@_changes_case
 def change_status(session: Session, user: User, case_id: int, *, to: str,
                   expected_version: int | None = None) -> Case:
     """Move the case along the status machine; tells the citizen. Commits.
@@ -639,7 +678,7 @@ def change_status(session: Session, user: User, case_id: int, *, to: str,
         surveys.invite(session, case)  # "how did it go?", once per case
     if target == CaseStatus.CLOSED:
         _close_request_if_done(session, case)
-    _commit(session, case)
+    session.commit()
     return case
 
 
@@ -657,6 +696,7 @@ def _close_request_if_done(session: Session, case: Case) -> None:
         case.request.status = RequestStatus.CLOSED
 
 
+@_changes_case
 def assign(session: Session, user: User, case_id: int, *, assignee_id: int | None,
            expected_version: int | None = None) -> Case:
     """Give the case to a caseworker of the same authority (or to nobody). Commits.
@@ -673,10 +713,11 @@ def assign(session: Session, user: User, case_id: int, *, assignee_id: int | Non
     _event(session, case, EventKind.ASSIGNED, user, {"assignee_id": assignee_id}, visible_to_citizen=False)
     audit.record(session, actor=user, action="case.assign", case_id=case.id, request_id=case.request_id,
                  subject_id=case.request.citizen_id, details={"assignee_id": assignee_id})
-    _commit(session, case)
+    session.commit()
     return case
 
 
+@_changes_case
 def change_deadline(session: Session, user: User, case_id: int, *, kind: str, days: int | str, reason: str,
                     expected_version: int | None = None) -> Case:
     """Move the deadlines with a recorded reason. ``kind`` "suspend" moves target and
@@ -713,17 +754,20 @@ def change_deadline(session: Session, user: User, case_id: int, *, kind: str, da
     _event(session, case, event_kind, user, _deadline_data(case, day_kind, days=days, reason=reason))
     audit.record(session, actor=user, action=f"case.deadline.{kind}", case_id=case.id, request_id=case.request_id,
                  subject_id=case.request.citizen_id, details={"days": days})
-    _commit(session, case)
+    session.commit()
     return case
 
 
+@_changes_case
 def send_message(session: Session, user: User, case_id: int, *, body: str, idempotency_key: str | None = None) -> Message:
     """Send a message to the citizen on the case; a repeated ``idempotency_key`` sends
     nothing new and returns the first message. Commits.
 
-    Raises ``CaseNotFound`` or ``InvalidChange`` for an empty or too long message.
+    Raises ``CaseNotFound``, ``CaseAnonymised`` (retention has erased the case's
+    messages), or ``InvalidChange`` for an empty or too long message.
     """
     case = _case_for(session, user, case_id, "case.message")
+    refuse_if_anonymised(session, case.request_id)
     body = (body or "").strip()
     if not body:
         raise InvalidChange({"body": _l("Write the message.")})
@@ -751,6 +795,7 @@ def send_message(session: Session, user: User, case_id: int, *, body: str, idemp
     return message
 
 
+@_changes_case
 def record_decision(session: Session, user: User, case_id: int, *, outcome: str,
                     expected_version: int | None = None) -> Case:
     """Record the authority's decision: the case becomes DECIDED (a ``decided`` event
@@ -781,7 +826,7 @@ def record_decision(session: Session, user: User, case_id: int, *, outcome: str,
                  subject_id=case.request.citizen_id, details={"message_id": message.id, "from": previous.value})
     queue_notification(session, key=f"decision:{case.id}:{message.id}", user=case.request.citizen,
                        kind="message", reference=case.reference, case_id=case.id)
-    _commit(session, case)
+    session.commit()
     return case
 
 
@@ -883,6 +928,13 @@ def watch_deadlines(session: Session, today: date | None = None, warn_days: int 
     return counts
 
 
+def is_service_user(user: User) -> bool:
+    """Whether ``user`` is the service user an API client acts through (not a person)."""
+    from portal.models.api import API_CLIENT_ISSUER
+
+    return user.issuer == API_CLIENT_ISSUER
+
+
 def caseworkers_of(session: Session, authority_id: str) -> list[User]:
     """The people who may hold the authority's cases: its caseworkers and team leads,
     not the service users of its API clients."""
@@ -899,9 +951,14 @@ def team_leads(session: Session, authority_id: str) -> list[User]:
 
 
 def staff_to_tell(session: Session, case: Case, leads: list[User] | None = None) -> list[User]:
-    """Who hears of news on a case: its assignee, else the team leads of its authority."""
+    """Who hears of news on a case: its assignee, else the team leads of its authority.
+
+    The team leads are told instead of an assignee who cannot be told by e-mail (no
+    address, or e-mail turned off), such as the service user of an API client that
+    accepted the case before such cases stopped being assigned to it.
+    """
     assignee = session.get(User, case.assignee_id) if case.assignee_id else None
-    if assignee is not None:
+    if assignee is not None and assignee.email and assignee.notify_by_email and not is_service_user(assignee):
         return [assignee]
     return leads if leads is not None else team_leads(session, case.authority_id)
 
@@ -925,13 +982,14 @@ def _tell_citizen_target_missed(session: Session, case: Case, target: str) -> bo
     if session.scalar(select(Message.id).where(Message.idempotency_key == key)) is not None:
         return False
     citizen = case.request.citizen
-    from flask_babel import force_locale
+    from flask_babel import force_locale, format_date
     from flask_babel import gettext as _
 
     with force_locale(citizen.locale if citizen.locale in ("da", "en") else "da"):
         body = _("We will not reach a decision in your case by the expected date %(target)s. "
                  "We now expect to decide by %(limit)s at the latest.",
-                 target=case.target_due.isoformat(), limit=(case.limit_due or case.target_due).isoformat())
+                 target=format_date(case.target_due, "long"),
+                 limit=format_date(case.limit_due or case.target_due, "long"))
     try:
         with session.begin_nested():
             message = Message(case_id=case.id, sender_id=None, to_citizen=True, body=body, idempotency_key=key)
@@ -988,10 +1046,12 @@ def anonymise_closed_cases(session: Session, retention_days: int, upload_dir: Pa
         Case.request_id == Request.id,
         or_(Case.closed_at.is_(None), Case.closed_at > cutoff),
     )
+    # Locked (PostgreSQL) like a message writer locks its request: a message written
+    # meanwhile is either committed first and erased below, or refused after.
     candidates = list(session.scalars(
         select(Request).where(Request.anonymised_at.is_(None), Request.status != RequestStatus.DRAFT,
                               exists().where(Case.request_id == Request.id), ~open_or_recent)
-        .order_by(Request.id)
+        .order_by(Request.id).with_for_update(of=Request)
     ))
     files: list[str] = []
     for request in candidates:

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import ServiceType
+from portal.services.deadlines import danish_today
 from routing.service_types import SERVICE_TYPES
 
 CATALOGUE_FILE = Path(__file__).resolve().parent.parent / "data" / "services.yaml"
@@ -325,7 +326,7 @@ _READ_VERSIONS = "catalogue.versions"
 
 def services_on(session: Session, day: date | None = None) -> list[ServiceDefinition]:
     """The version of every service type valid on ``day`` (today by default), by name."""
-    day = day or date.today()
+    day = day or danish_today()
     rows = session.scalars(
         select(ServiceType).where(ServiceType.valid_from <= day).order_by(ServiceType.slug, ServiceType.version)
     )

@@ -4,8 +4,9 @@ A citizen is offered one when a routing decision involves several authorities, w
 they have open cases at two or more authorities, or when they ask for it. The lead
 authority is chosen by the rules in ``routing/coordination/lead.yaml``. Accepting asks
 the citizen's consent per authority and proposes one plan through the plans service
-(``portal.services.plans.start_plan``), pre-filled from the plan template of the
-service where there is one; the citizen may also ask for a joint meeting.
+(``portal.services.plans.propose_plan``, in the same transaction), pre-filled from the
+plan template of the service where there is one; the citizen may also ask for a joint
+meeting.
 
 Coordinators see how many citizens were offered an assessment, how many accepted,
 and how long it took until the plan existed.
@@ -239,14 +240,29 @@ def accept(session: Session, citizen: User, offer_id: int, *, consent_to: list[s
     """The citizen accepts: consent is given per authority (the lead at least), and one
     plan is proposed through the plans service, or the active plan is linked. With
     ``meeting`` the citizen asks for a joint meeting (a comment on the plan for every
-    authority with consent). Commits.
+    authority with consent). One commit: the answer, the plan, its link and the
+    comment land together or not at all.
 
     Raises ``OfferNotFound``, or ``OfferInvalid`` (already answered, no consent for the
     lead, or a refusal from the plans service).
     """
+    args = dict(consent_to=consent_to, meeting=meeting, situation=situation, wishes=wishes, locale=locale)
+    try:
+        return _accept(session, citizen, offer_id, **args)
+    except IntegrityError:
+        # PostgreSQL: a plan of the citizen's became active after this transaction
+        # looked (a caseworker started one at the same moment), and the index allowing
+        # one active plan per citizen refused ours. Once more from the start: the offer
+        # is then answered already, or the new plan is linked.
+        session.rollback()
+        return _accept(session, citizen, offer_id, **args)
+
+
+def _accept(session: Session, citizen: User, offer_id: int, *, consent_to: list[str], meeting: bool,
+            situation: str, wishes: str, locale: str) -> CoordinationOffer:
     from portal.services import plans
 
-    offer = own_offer(session, citizen, offer_id)
+    offer = _locked_offer(session, citizen, offer_id)
     if offer.status != OFFERED:
         raise OfferInvalid({"offer": _l("You have already answered this offer.")})
     view = view_offer(session, citizen, offer_id)
@@ -262,25 +278,41 @@ def accept(session: Session, citizen: User, offer_id: int, *, consent_to: list[s
     audit.record(session, actor=citizen, action="coordination.accepted", subject_id=citizen.id,
                  details={"offer_id": offer.id, "consent_to": consent_to, "meeting": bool(meeting)})
     plan = plans.active_plan_of(session, citizen.id)
-    if plan is None and len(plans.involved_authorities(session, citizen.id)) >= 2:
-        template = _template_for(session, offer)
-        try:
-            # start_plan commits the offer's acceptance with the new plan.
-            plan = plans.start_plan(session, citizen, lead_authority_id=offer.lead_authority_id,
-                                    consent_to=consent_to, situation=situation, wishes=wishes,
-                                    template_slug=template, locale=locale)
-        except plans.PlanInvalid as exc:
-            session.rollback()
-            raise OfferInvalid(exc.errors)
-    if plan is not None:
-        offer.plan_id = plan.id
-        offer.plan_at = max(plan.created_at, offer.offered_at) if plan.created_at else now
+    try:
+        if plan is None and len(plans.involved_authorities(session, citizen.id)) >= 2:
+            plan = plans.propose_plan(session, citizen, citizen, lead_authority_id=offer.lead_authority_id,
+                                      consent_to=consent_to, situation=situation, wishes=wishes,
+                                      template_slug=_template_for(session, offer), locale=locale)
+        if plan is not None:
+            offer.plan_id = plan.id
+            offer.plan_at = max(plan.created_at, offer.offered_at) if plan.created_at else now
+            if meeting:
+                _ask_for_meeting(session, citizen, plan.id, locale)
+    except plans.PlanInvalid as exc:
+        session.rollback()
+        raise OfferInvalid(exc.errors) from None
     session.commit()
-    if plan is not None and meeting:
-        with force_locale(citizen.locale if citizen.locale in ("da", "en") else locale):
-            body = _("I would like a joint meeting with every authority involved in my plan.")
-        plans.add_comment(session, citizen, plan.id, body)
     return offer
+
+
+def _locked_offer(session: Session, citizen: User, offer_id: int) -> CoordinationOffer:
+    """``own_offer``, read afresh with its row locked (PostgreSQL; SQLite's writer
+    lock is taken when the transaction begins), so that of two answers at once (a
+    double POST) the second waits for the first and then sees the offer answered."""
+    offer = session.get(CoordinationOffer, offer_id, with_for_update=True, populate_existing=True)
+    if offer is None or offer.citizen_id != citizen.id:
+        raise OfferNotFound(offer_id)
+    return offer
+
+
+def _ask_for_meeting(session: Session, citizen: User, plan_id: int, locale: str) -> None:
+    """The citizen's request for a joint meeting, as a comment on their plan (the
+    coordinators with consent are notified). Not committed."""
+    from portal.services import plans
+
+    with force_locale(citizen.locale if citizen.locale in ("da", "en") else locale):
+        body = _("I would like a joint meeting with every authority involved in my plan.")
+    plans.comment_on(session, plans.authorize(session, citizen, plan_id, "plan.comment"), body)
 
 
 def _template_for(session: Session, offer: CoordinationOffer) -> str | None:
@@ -307,10 +339,9 @@ def decline(session: Session, citizen: User, offer_id: int) -> CoordinationOffer
 
 
 def request_meeting(session: Session, citizen: User, offer_id: int, locale: str = "da") -> CoordinationOffer:
-    """The citizen asks for a joint meeting after accepting. Commits once asked."""
-    from portal.services import plans
-
-    offer = own_offer(session, citizen, offer_id)
+    """The citizen asks for a joint meeting after accepting: the request, and its
+    comment on the plan if there is one, in one commit. Asking twice asks once."""
+    offer = _locked_offer(session, citizen, offer_id)
     if offer.status != ACCEPTED:
         raise OfferInvalid({"offer": _l("Accept the coordinated assessment first.")})
     if offer.meeting_requested_at is not None:
@@ -318,11 +349,9 @@ def request_meeting(session: Session, citizen: User, offer_id: int, locale: str 
     offer.meeting_requested_at = utcnow()
     audit.record(session, actor=citizen, action="coordination.meeting_requested", subject_id=citizen.id,
                  details={"offer_id": offer.id})
-    session.commit()
     if offer.plan_id:
-        with force_locale(citizen.locale if citizen.locale in ("da", "en") else locale):
-            body = _("I would like a joint meeting with every authority involved in my plan.")
-        plans.add_comment(session, citizen, offer.plan_id, body)
+        _ask_for_meeting(session, citizen, offer.plan_id, locale)
+    session.commit()
     return offer
 
 

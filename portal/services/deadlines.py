@@ -61,8 +61,22 @@ def working_days_between(start: date, end: date) -> int:
     return count
 
 
-def danish_today(now: datetime | None = None) -> date:
-    """Today's date in Denmark (deadlines are Danish dates, not UTC dates)."""
+def clock() -> datetime:
+    """Now, in UTC: the one clock ``danish_now`` and ``danish_today`` read. Tests
+    replace it (``monkeypatch.setattr(deadlines, "clock", ...)``) to stand at a given
+    moment, such as just after midnight Danish time on a UTC server."""
     from portal.models.base import utcnow
 
-    return (now or utcnow()).astimezone(COPENHAGEN).date()
+    return utcnow()
+
+
+def danish_now(now: datetime | None = None) -> datetime:
+    """Now (or ``now``) as Danish local time."""
+    return (now or clock()).astimezone(COPENHAGEN)
+
+
+def danish_today(now: datetime | None = None) -> date:
+    """Today's date in Denmark (deadlines are Danish dates, not UTC dates). Use it,
+    never ``date.today()``: a server on UTC is still on yesterday for the first hour
+    or two of the Danish day."""
+    return danish_now(now).date()

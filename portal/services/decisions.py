@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from datetime import date
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
@@ -40,6 +39,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from portal.services import audit
+from portal.services.deadlines import danish_today
 from portal.services.notifications import queue_notification
 from routing.decisions import (
     GRANTED,
@@ -77,7 +77,7 @@ def library() -> DecisionLibrary:
 
 def rules_for(request: Request) -> DecisionRuleSet | None:
     """The decision rules for ``request``'s service on its filing date, if any."""
-    day = request.filed_on or (request.filed_at.date() if request.filed_at else date.today())
+    day = request.filed_on or danish_today(request.filed_at)
     return library().for_service(request.service_type_slug, day)
 
 

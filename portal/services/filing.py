@@ -530,12 +530,19 @@ def display_answer(question: Question, value: str | None, locale: str) -> str:
     return value
 
 
-def readable_answers(session: Session, request: Request, locale: str) -> list[tuple[str, str]]:
+def readable_answers(session: Session, request: Request, locale: str, *,
+                     keep_unknown: bool = False) -> list[tuple[str, str]]:
     """(question, answer) pairs of a request as the citizen gave them, in the order of
-    the questions of its service-type version (for receipts and caseworker pages)."""
+    the questions of its service-type version (for receipts and caseworker pages).
+    ``keep_unknown`` adds, by id, answers to questions the version does not ask, so a
+    caseworker sees everything stored."""
     definition = definition_of(session, request)
     answers = request.answers or {}
-    return [(q.text(locale), display_answer(q, answers.get(q.id), locale)) for q in definition.questions()]
+    readable = [(q.text(locale), display_answer(q, answers.get(q.id), locale)) for q in definition.questions()]
+    if keep_unknown:
+        asked = {q.id for q in definition.questions()}
+        readable += [(key, value) for key, value in answers.items() if key not in asked]
+    return readable
 
 
 def given_answers(session: Session, request: Request, locale: str) -> list[tuple[str, str]]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
+from rq.job import Job, JobStatus
 from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.orm import Session
 
@@ -66,8 +67,12 @@ def relay(session: Session, redis: Redis, *, batch: int = 100) -> int:
     """Move up to ``batch`` pending outbox rows into rq; returns how many moved.
 
     Safe to run twice or concurrently: rows are claimed with SKIP LOCKED on
-    PostgreSQL, and the job id ``outbox-<id>`` makes a second enqueue of the same row
-    replace nothing that has already run (the job itself is idempotent too).
+    PostgreSQL. A row whose job ``outbox-<id>`` is still waiting, running, waiting
+    for its retry or failed in Redis (a relay that died after enqueueing it, before
+    its commit) is marked enqueued without being queued again: rq would put the same
+    id on the queue a second time, or reset a job that is running. A finished job is
+    queued again: its row is pending only when the job's commit was lost
+    (``scheduler.requeue_lost``). The job itself is idempotent too.
     Raises ``RedisError`` when Redis is down; the rows stay pending.
     """
     stmt = (
@@ -81,16 +86,20 @@ def relay(session: Session, redis: Redis, *, batch: int = 100) -> int:
     rows = list(session.scalars(stmt))
     moved = 0
     try:
+        in_rq = _jobs_in_rq(redis, [row.job_id for row in rows])
         for row in rows:
-            Queue(row.queue, connection=redis).enqueue_call(
-                func=row.job,
-                kwargs={**row.args, "outbox_id": row.id},
-                job_id=row.job_id,
-                retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
-                timeout=row.timeout,
-                result_ttl=86400,
-                failure_ttl=30 * 86400,
-            )
+            if row.job_id in in_rq:
+                log.warning("relay: job %s is already in rq; not queued again", row.job_id)
+            else:
+                Queue(row.queue, connection=redis).enqueue_call(
+                    func=row.job,
+                    kwargs={**row.args, "outbox_id": row.id},
+                    job_id=row.job_id,
+                    retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+                    timeout=row.timeout,
+                    result_ttl=86400,
+                    failure_ttl=30 * 86400,
+                )
             row.status = OutboxStatus.ENQUEUED
             row.enqueued_at = utcnow()
             row.attempts += 1
@@ -101,6 +110,20 @@ def relay(session: Session, redis: Redis, *, batch: int = 100) -> int:
         raise
     session.commit()
     return moved
+
+
+def _jobs_in_rq(redis: Redis, job_ids: list[str]) -> set[str]:
+    """Which of these jobs rq holds waiting, running, due for a retry or failed: one
+    round trip for all."""
+    if not job_ids:
+        return set()
+    pipe = redis.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hget(Job.key_for(job_id), "status")
+    held = {status.value for status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED,
+                                         JobStatus.SCHEDULED, JobStatus.FAILED)}
+    statuses = [status.decode() if isinstance(status, bytes) else status for status in pipe.execute()]
+    return {job_id for job_id, status in zip(job_ids, statuses, strict=True) if status in held}
 
 
 @contextmanager

@@ -25,6 +25,7 @@ from portal.models import (
 from portal.models.base import utcnow
 from portal.services import audit
 from portal.services.catalogue import Question, ServiceDefinition
+from portal.services.deadlines import danish_today
 from portal.services.filing import RoutingPreview, check_answer, definition_of, preview_routing
 from portal.services.notifications import queue_notification
 
@@ -100,7 +101,7 @@ def _summaries(session: Session, citizen: User, requests, locale: str) -> list[R
             cases.append(
                 CaseSummary(
                     case=case,
-                    authority_name=case.authority.name_da,
+                    authority_name=case.authority.name(locale),
                     status_text=definition.status_text(status, locale),
                     next_step=definition.next_step(status, locale),
                     unread=unread.get(case.id, 0),
@@ -166,10 +167,11 @@ def _event_text(event: CaseEvent, names: dict[str, str]) -> str | None:
     return None
 
 
-def case_timeline(session: Session, case: Case) -> list[TimelineItem]:
+def case_timeline(session: Session, case: Case, locale: str) -> list[TimelineItem]:
     """What happened on the case that the citizen may see, oldest first: events made
-    for citizens and the messages between them and the authority (never internal notes)."""
-    names = {a.id: a.name_da for a in session.scalars(select(Authority))}
+    for citizens and the messages between them and the authority (never internal notes),
+    authorities named in ``locale``."""
+    names = {a.id: a.name(locale) for a in session.scalars(select(Authority))}
     items: list[TimelineItem] = []
     for event in session.scalars(
         select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.visible_to_citizen.is_(True))
@@ -179,9 +181,17 @@ def case_timeline(session: Session, case: Case) -> list[TimelineItem]:
         text = _event_text(event, names)
         if text:
             items.append(TimelineItem(event.at, text, "event"))
-    for message in session.scalars(select(Message).where(Message.case_id == case.id)):
+    messages = list(session.scalars(select(Message).where(Message.case_id == case.id)))
+    # A message is from the authority its writer works at: after a handover, the
+    # earlier messages stay the first authority's. Notices the system sends (no
+    # writer) are the case's authority's.
+    writers = {m.sender_id for m in messages if m.sender_id is not None}
+    works_at = dict(session.execute(select(User.id, User.authority_id).where(User.id.in_(writers))).all()) if writers else {}
+    for message in messages:
         if message.to_citizen:
-            items.append(TimelineItem(message.created_at, _("Message from %(authority)s", authority=case.authority.name_da),
+            authority_id = works_at.get(message.sender_id) or case.authority_id
+            items.append(TimelineItem(message.created_at, _("Message from %(authority)s",
+                                                            authority=names.get(authority_id, authority_id)),
                                       "message-in", message.body))
         else:
             items.append(TimelineItem(message.created_at, _("Your reply"), "message-out", message.body))
@@ -196,11 +206,19 @@ def reply_to_case(session: Session, citizen: User, case: Case, body: str | None,
     """The citizen's reply to the authority on their case; returns errors (empty = sent).
 
     The reply is checked like free text in a request (no CPR numbers); the same
-    idempotency key twice sends one message. Commits.
+    idempotency key twice sends one message. A closed case may still get a reply
+    (a question about the decision), but not once retention has anonymised its
+    request: the text would be kept for good. Commits.
     """
+    from portal.services.cases import CaseAnonymised, refuse_if_anonymised
+
     if case.request.citizen_id != citizen.id:
         raise CaseNotFound(case.id)
-    value, error = check_answer(REPLY_QUESTION, body, date.today())
+    try:
+        refuse_if_anonymised(session, case.request_id)
+    except CaseAnonymised as refused:
+        return {field: str(message) for field, message in refused.errors.items()}
+    value, error = check_answer(REPLY_QUESTION, body, danish_today())
     if error:
         return {"body": error}
     if not idempotency_key or len(idempotency_key) > 64:

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -42,6 +43,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from portal.services import audit
+from portal.services.deadlines import danish_today
 
 TEMPLATES_FILE = Path(__file__).resolve().parent.parent / "data" / "plan_templates.yaml"
 REVIEW_MONTHS = 6
@@ -279,7 +281,7 @@ def _read_plan(session: Session, user: User, plan_id: int, today: date | None, a
     """``view_plan`` without the commit: a staff view's audit row stays in the session."""
     access = authorize(session, user, plan_id, action)
     plan = access.plan
-    today = today or date.today()
+    today = today or danish_today()
     ids = {p.authority_id for p in plan.participants} | {plan.lead_authority_id}
     ids |= {a.authority_id for g in plan.goals for a in g.actions if a.authority_id}
     authorities = {a.id: a for a in session.scalars(select(Authority).where(Authority.id.in_(ids)))}
@@ -373,6 +375,9 @@ def start_form(session: Session, actor: User, citizen_id: int | None) -> tuple[U
     return citizen, involved
 
 
+ALREADY_A_PLAN = _l("There is already a plan. Open it instead of starting a new one.")
+
+
 def start_plan(
     session: Session, actor: User, *, citizen_id: int | None = None, lead_authority_id: str | None = None,
     consent_to: list[str] | None = None, situation: str = "", wishes: str = "",
@@ -389,7 +394,6 @@ def start_plan(
     than two involved authorities, an active plan exists, a bad lead or consent) or
     ``PlanNotFound`` (staff with no case of that citizen).
     """
-    today = today or date.today()
     if actor.role == Role.CITIZEN:
         citizen = actor
     else:
@@ -401,11 +405,39 @@ def start_plan(
                          subject_id=citizen.id if citizen else None)
             session.commit()
             raise PlanNotFound(citizen_id)
+    try:
+        plan = propose_plan(session, actor, citizen, lead_authority_id=lead_authority_id, consent_to=consent_to,
+                            situation=situation, wishes=wishes, template_slug=template_slug, locale=locale,
+                            today=today, staff_consent_confirmed=staff_consent_confirmed)
+        session.commit()
+    except IntegrityError:
+        # Two starts at once (PostgreSQL): both saw no plan, and the index allowing
+        # one active plan per citizen refused the second.
+        session.rollback()
+        if active_plan_of(session, citizen.id) is None:
+            raise
+        raise PlanInvalid({"plan": ALREADY_A_PLAN}) from None
+    return plan
+
+
+def propose_plan(
+    session: Session, actor: User, citizen: User, *, lead_authority_id: str | None = None,
+    consent_to: list[str] | None = None, situation: str = "", wishes: str = "",
+    template_slug: str | None = None, locale: str = "da", today: date | None = None,
+    staff_consent_confirmed: bool = False,
+) -> Plan:
+    """``start_plan`` for a citizen the actor may start a plan for (themselves, or one
+    with a case at the caseworker's authority), without the commit: the plan, its log,
+    audit rows and notifications are added to the session, for the caller to commit
+    with its own change (``coordination.accept``). Raises ``PlanInvalid``; the flush
+    raises ``IntegrityError`` if another plan of the citizen's became active meanwhile.
+    """
+    today = today or danish_today()
     involved = involved_authorities(session, citizen.id)
     involved_ids = [a.id for a in involved]
     errors: dict[str, str] = {}
     if active_plan_of(session, citizen.id) is not None:
-        errors["plan"] = _l("There is already a plan. Open it instead of starting a new one.")
+        errors["plan"] = ALREADY_A_PLAN
     if len(involved) < 2:
         errors["plan"] = _l("A coordinated plan needs cases at two or more authorities.")
     lead = lead_authority_id or (default_lead(citizen, involved).id if involved else None)
@@ -447,7 +479,6 @@ def start_plan(
                  details={"plan_id": plan.id, "consent_to": consent_to})
     if template is not None:
         _apply_template(session, plan, actor, template, locale, today)
-    session.commit()
     return plan
 
 
@@ -520,7 +551,7 @@ def set_review(session: Session, actor: User, plan_id: int, review_on: date | No
     """The lead authority sets the next review date (at most six months ahead), or
     records that the review was held (the next one then defaults to six months on).
     Raises ``PlanNotFound`` for anyone else, ``PlanInvalid`` for a bad date. Commits."""
-    today = today or date.today()
+    today = today or danish_today()
     access = authorize(session, actor, plan_id, "plan.review")
     if not access.is_lead:
         refuse(session, access, "plan.review")
@@ -680,7 +711,7 @@ def record_measurement(session: Session, actor: User, plan_id: int, goal_id: int
     errors: dict[str, str] = {}
     number = _parse_number(value, "value", errors, required=True)
     on = _parse_date(measured_on, "measured_on", errors, _l("Enter the date of the measurement, like 2027-01-15."))
-    if on is not None and on > (today or date.today()):
+    if on is not None and on > (today or danish_today()):
         errors["measured_on"] = _l("A measurement cannot be in the future.")
     if errors:
         raise PlanInvalid(errors)
@@ -824,6 +855,16 @@ def add_comment(session: Session, actor: User, plan_id: int, body: str, kind: st
     """A comment, or a proposed change, on the plan. The coordinators of every
     authority with consent are notified of the citizen's. Commits."""
     access = authorize(session, actor, plan_id, f"plan.{'proposal' if kind == 'proposal' else 'comment'}")
+    comment = comment_on(session, access, body, kind, action_id)
+    session.commit()
+    return comment
+
+
+def comment_on(session: Session, access: Access, body: str, kind: str = "comment",
+               action_id: int | None = None) -> PlanComment:
+    """``add_comment`` on a plan already reached with ``authorize``, without the
+    commit (the caller commits it with its own change). Raises ``PlanInvalid``."""
+    actor = access.user
     body = (body or "").strip()
     if kind not in ("comment", "proposal"):
         kind = "comment"
@@ -840,7 +881,6 @@ def add_comment(session: Session, actor: User, plan_id: int, body: str, kind: st
         _notify_concerned(session, access.plan, change, actor, action)
     else:
         _notify_participants(session, access.plan, change, actor)
-    session.commit()
     return comment
 
 
@@ -1005,7 +1045,7 @@ def apply_template(session: Session, actor: User, plan_id: int, slug: str, local
     if template is None:
         raise PlanInvalid({"template": _l("Choose one of the templates.")})
     _claim_coordinator(access)
-    _apply_template(session, access.plan, actor, template, locale, today or date.today())
+    _apply_template(session, access.plan, actor, template, locale, today or danish_today())
     session.commit()
     return access.plan
 
@@ -1069,7 +1109,7 @@ def queue_review_reminders(session: Session, today: date | None = None) -> int:
     """Remind the lead coordinator (and the citizen) of reviews due within
     ``REMINDER_DAYS`` or overdue. Safe to run twice: one reminder per person per
     review date. Returns how many were queued. Commits."""
-    today = today or date.today()
+    today = today or danish_today()
     plans = session.scalars(
         select(Plan).where(IS_ACTIVE, Plan.review_on <= today + timedelta(days=REMINDER_DAYS))
     ).all()

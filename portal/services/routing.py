@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from portal.models import Request, RequestStatus, RoutingRecord, RuleSetStatus, User
 from portal.models import RuleSet as RuleSetRow
 from portal.services import audit
+from portal.services.deadlines import danish_today
 from routing import default_rules_path
 from routing.decision import RoutingDecision
 from routing.engine import CompiledRuleSet, NoRoute, UnknownMunicipality, compile_rule_set
@@ -172,7 +173,7 @@ def _in_force_statement():
 def facts_for(request: Request, citizen: User | None = None) -> RequestFacts:
     """The routing facts of a filed request: service type, residence municipality,
     filing date, and the answers (plus the citizen's age on the filing date)."""
-    filed_on = request.filed_on or (request.filed_at.date() if request.filed_at else date.today())
+    filed_on = request.filed_on or danish_today(request.filed_at)
     attributes = {k: v for k, v in (request.answers or {}).items() if _plain(v)}
     citizen = citizen or request.citizen
     if citizen is not None and citizen.birth_date is not None and "age" not in attributes:

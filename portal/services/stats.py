@@ -40,6 +40,7 @@ from portal.models.stats import (
     stats_state,
 )
 from portal.services import audit
+from portal.services.deadlines import danish_today
 from portal.stats import measures as m
 
 DEFAULT_MIN_COUNT = 10
@@ -59,24 +60,37 @@ class _Dialect:
     def day(self, ts: str) -> str:
         return f"CAST(({ts}) AT TIME ZONE 'UTC' AS date)" if self.pg else f"date({ts})"
 
+    def danish_day(self, ts: str) -> str:
+        """The date in Denmark of a UTC timestamp: compared with deadlines, which are
+        Danish dates. SQLite knows no time zones; ``register_functions`` gives it one."""
+        if self.pg:
+            return f"CAST(({ts}) AT TIME ZONE 'Europe/Copenhagen' AS date)"
+        return f"danish_date({ts})"
+
+    def register_functions(self, session: Session) -> None:
+        """Give this session's SQLite connection the functions the refresh uses."""
+        if not self.pg:
+            connection = session.connection().connection.driver_connection
+            connection.create_function("danish_date", 1, _sqlite_danish_date, deterministic=True)
+
     def seconds(self, start: str, end: str) -> str:
         if self.pg:
             return f"EXTRACT(EPOCH FROM (({end}) - ({start})))"
         return f"((julianday({end}) - julianday({start})) * 86400.0)"
-
-    def json_int(self, column: str, key: str) -> str:
-        if self.pg:
-            return f"COALESCE(CAST(({column})->>'{key}' AS integer), 0)"
-        return f"COALESCE(CAST(json_extract({column}, '$.{key}') AS integer), 0)"
-
-    def add_days(self, day: str, days: str) -> str:
-        return f"(({day}) + CAST({days} AS integer))" if self.pg else f"date({day}, '+' || ({days}) || ' days')"
 
     def month(self, day: str) -> str:
         return f"CAST(date_trunc('month', {day}) AS date)" if self.pg else f"date({day}, 'start of month')"
 
     def true(self, expr: str) -> str:
         return f"({expr})" if self.pg else f"(({expr}) = 1)"
+
+
+def _sqlite_danish_date(value: str | None) -> str | None:
+    """``danish_date()`` for SQLite, which stores UTC timestamps as text without a zone."""
+    if value is None:
+        return None
+    at = datetime.fromisoformat(value)
+    return m.danish_date(at if at.tzinfo else at.replace(tzinfo=UTC)).isoformat()
 
 
 def _bucket(expr: str) -> str:
@@ -160,6 +174,7 @@ def refresh(session: Session, *, full: bool = False, as_of: datetime | None = No
     if d.pg:
         # The window functions over all events sort in memory rather than on disk.
         session.execute(text("SET LOCAL work_mem = '128MB'"))
+    d.register_functions(session)
     ensure_calendar(session)
     state = session.execute(select(stats_state).where(stats_state.c.id == 1)).first()
     last_event = state.last_event_id if state and not full else 0
@@ -249,8 +264,7 @@ def _facts_sql(d: _Dialect):
             MAX(CASE WHEN ev.kind IN {accept} AND ev.authority_id = cs.authority_id THEN ev.at END) AS final_acc,
             MIN(CASE WHEN ev.kind = 'decided' THEN ev.at END) AS decided_ev,
             MIN(CASE WHEN ev.kind IN {final} THEN ev.at END) AS final_at,
-            MAX(CASE WHEN ev.kind = 'rejected' AND ev.authority_id = cs.first_authority_id THEN 1 ELSE 0 END) AS rej_first,
-            SUM(CASE WHEN ev.kind = 'deadline_suspended' THEN {d.json_int('ev.data', 'days')} ELSE 0 END) AS susp
+            MAX(CASE WHEN ev.kind = 'rejected' AND ev.authority_id = cs.first_authority_id THEN 1 ELSE 0 END) AS rej_first
         FROM cs LEFT JOIN ev ON ev.case_id = cs.case_id
         GROUP BY cs.case_id
     ),
@@ -290,9 +304,9 @@ def _facts_sql(d: _Dialect):
     ),
     facts AS (
         SELECT cs.*, COALESCE(agg.final_acc, cs.accepted_at) AS acc_at,
-               {d.day('COALESCE(agg.decided_ev, cs.decided_at)')} AS decided_day,
+               {d.danish_day('COALESCE(agg.decided_ev, cs.decided_at)')} AS decided_day,
                {d.day('cs.filed_at')} AS filed_day,
-               agg.rej_first, agg.susp
+               agg.rej_first
         FROM cs JOIN agg ON agg.case_id = cs.case_id
     )
     SELECT f.case_id, f.request_id, {d.true('f.first_of_request = 1')}, f.filed_day, f.authority_id,
@@ -303,12 +317,12 @@ def _facts_sql(d: _Dialect):
         COALESCE(l.lost_wd, 0), COALESCE(l.lost_s, 0),
         {d.true('f.rej_first = 1')},
         f.decided_day,
-        {d.add_days('f.target_due', 'f.susp')},
-        {d.add_days('f.limit_due', 'f.susp')},
+        f.target_due,
+        f.limit_due,
         CASE WHEN f.decided_day IS NOT NULL AND f.target_due IS NOT NULL
-             THEN f.decided_day <= {d.add_days('f.target_due', 'f.susp')} END,
+             THEN f.decided_day <= f.target_due END,
         CASE WHEN f.decided_day IS NOT NULL AND f.limit_due IS NOT NULL
-             THEN f.decided_day <= {d.add_days('f.limit_due', 'f.susp')} END,
+             THEN f.decided_day <= f.limit_due END,
         f.status IN :open,
         :now
     FROM facts f
@@ -600,7 +614,7 @@ def dashboard(session: Session, filters: Filters, *, today: date | None = None, 
         by_service[row.service_type].add(f)
 
     handovers_total = _handovers_total(session, filters)
-    backlog, backlog_hist = _backlog(session, filters, today or date.today())
+    backlog, backlog_hist = _backlog(session, filters, today or danish_today())
     stuck = stuck_cases(session, filters, today=today, limit=stuck_limit, visible_to=scope)
     refreshed = refreshed_at(session)
     return Dashboard(filters, total, dict(sorted(by_period.items())), dict(by_region), dict(sorted(by_service.items())),
@@ -723,7 +737,7 @@ def stuck_cases(session: Session, filters: Filters, *, today: date | None = None
                 visible_to: str | None = None) -> list[dict]:
     """Open cases past their (suspension-adjusted) target, longest overdue first."""
     t = stats_case_facts
-    today = today or date.today()
+    today = today or danish_today()
     conds = [t.c.is_open == True, t.c.target_on < today, *_fact_conditions(filters)]  # noqa: E712
     if visible_to:
         conds.append(t.c.authority_id == visible_to)
@@ -757,7 +771,7 @@ def cases_behind(
     """The cases behind a bar (a period and/or a histogram bucket), within the user's
     scope, stuck cases (open and past target) first. Writes an audit row (commits)."""
     t = stats_case_facts
-    today = today or date.today()
+    today = today or danish_today()
     scope = drill_scope(user)
     conds = _fact_conditions(filters)
     if scope:
@@ -964,7 +978,7 @@ def target_statuses(session: Session, targets: Iterable[Target], *, today: date 
     On track: the current figure meets the threshold, or the trend over the months shown,
     continued in a straight line, meets it by the due date.
     """
-    today = today or date.today()
+    today = today or danish_today()
     start = _add_months(today.replace(day=1), -(months - 1))
     recent = _add_months(today.replace(day=1), -2)
     out = []

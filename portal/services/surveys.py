@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from portal.models import Authority, Case, SurveyInvitation, SurveyResponse, User
 from portal.models.base import utcnow
 from portal.services import audit
+from portal.services.deadlines import danish_today
 from portal.services.notifications import queue_notification
 
 SATISFACTION_VALUES = ("1", "2", "3", "4", "5")
@@ -134,7 +135,7 @@ def _close(session: Session, citizen: User, invitation: SurveyInvitation, case: 
     if answers is not None:
         session.add(SurveyResponse(authority_id=invitation.authority_id,
                                    service_type_slug=invitation.service_type_slug,
-                                   answered_on=today or date.today(), satisfaction=answers.satisfaction,
+                                   answered_on=today or danish_today(), satisfaction=answers.satisfaction,
                                    repeated_information=answers.repeated_information,
                                    clear_who_handled=answers.clear_who_handled))
     # The audit row says that the citizen answered, never what.

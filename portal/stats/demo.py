@@ -245,6 +245,9 @@ def _one_case(rng, world, ids, rows, service: DemoService, home: str, right: str
         suspended = rng.randint(5, 21)
         event("deadline_suspended", accepted_at + timedelta(days=1), holder,
               f'{{"days": {suspended}, "reason": "waiting for documentation"}}')
+        # As cases.change_deadline does: a suspension moves both deadlines.
+        target_due += timedelta(days=suspended)
+        limit_due += timedelta(days=suspended)
     decided_at = closed_at = None
     status = PENDING if accepted_at is None else ACCEPTED
     if accepted_at is not None:

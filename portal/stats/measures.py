@@ -4,7 +4,7 @@ No database, no Flask: tests pin every measure on hand-made histories, and the
 benchmark computes the same figures from all rows in Python. ``portal.services.stats``
 computes the same definitions in SQL for scale; keep the two in step.
 
-Definitions (all times UTC; a day boundary is a UTC date):
+Definitions (all times UTC; a day boundary is a UTC date, except for deadlines):
 
 - **Working days** between two moments: the number of working days (Monday to Friday,
   not a Danish public holiday) after the start date up to and including the end date.
@@ -20,10 +20,10 @@ Definitions (all times UTC; a day boundary is a UTC date):
   after that are ignored). Open-ended periods run to ``as_of``.
 - **Misrouting**: a case is misrouted when its first authority rejected it (a
   ``rejected`` event by ``first_authority_id``); the rate is per rule and rule-set version.
-- **Deadlines met**: a decided case met its target (limit) when the decision's date is on
-  or before ``target_due`` (``limit_due``) moved by the days of every
-  ``deadline_suspended`` event (``data.days``). ``Case.target_due``/``limit_due`` hold the
-  current deadlines without suspensions (extensions change them).
+- **Deadlines met**: a decided case met its target (limit) when the decision's date in
+  Denmark (deadlines are Danish dates) is on or before ``target_due`` (``limit_due``).
+  Those hold the current deadlines: the cases service moves them when the case is
+  suspended or extended, so the ``deadline_suspended`` events are not added again.
 - **Backlog and ageing**: cases not decided or closed; age in working days since filing.
 - **Percentiles** are nearest-rank: the smallest value with at least p of the values at
   or below it, so the same figure comes out of a list or a histogram.
@@ -35,9 +35,11 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 ACCEPT_KINDS = frozenset({"accepted", "handover_accepted"})
 UNACCEPT_KINDS = frozenset({"rejected", "handover_sent"})
+DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 FINAL_KINDS = frozenset({"decided", "closed"})
 OPEN_STATUSES = frozenset({"pending", "accepted", "in_progress", "awaiting_citizen"})
 
@@ -330,13 +332,10 @@ def decision_time(case: CaseRow) -> datetime | None:
     return min(times) if times else case.decided_at
 
 
-def effective_deadlines(case: CaseRow) -> tuple[date | None, date | None]:
-    """(target, limit) moved by the suspensions."""
-    shift = timedelta(days=suspended_days(case))
-    return (
-        case.target_due + shift if case.target_due else None,
-        case.limit_due + shift if case.limit_due else None,
-    )
+def danish_date(at: datetime) -> date:
+    """The date in Denmark of a (UTC) moment: a decision at 23:30 UTC in summer is
+    made at 01:30 the next day, Danish time."""
+    return at.astimezone(DANISH_TIME).date()
 
 
 def deadlines_met(case: CaseRow) -> tuple[bool | None, bool | None]:
@@ -344,8 +343,8 @@ def deadlines_met(case: CaseRow) -> tuple[bool | None, bool | None]:
     decided = decision_time(case)
     if decided is None:
         return None, None
-    target, limit = effective_deadlines(case)
-    day = decided.date()
+    target, limit = case.target_due, case.limit_due
+    day = danish_date(decided)
     return (day <= target if target else None, day <= limit if limit else None)
 
 
@@ -359,9 +358,8 @@ def ageing(cases: Iterable[CaseRow], today: date, calendar: WorkingCalendar) -> 
 
 
 def is_stuck(case: CaseRow, today: date) -> bool:
-    """Open and past its (suspension-adjusted) target date."""
-    target, _ = effective_deadlines(case)
-    return is_open(case) and target is not None and target < today
+    """Open and past its target date (suspensions have moved it already)."""
+    return is_open(case) and case.target_due is not None and case.target_due < today
 
 
 def month_of(day: date) -> date:

@@ -34,6 +34,7 @@ from portal.db import get_session
 from portal.extensions import htmx
 from portal.models import Authority, AuthorityKind, Role, ServiceType, Target, TargetMeasure
 from portal.services import stats
+from portal.services.deadlines import danish_today
 from portal.stats import measures as m
 from portal.stats.charts import bar_chart
 from portal.stats.metrics import bp as metrics_bp
@@ -186,7 +187,7 @@ def _query(**changes) -> dict:
 
 
 def _vary(response: Response) -> Response:
-    response.headers["Vary"] = "HX-Request"
+    response.headers["Vary"] = "HX-Request, HX-Target"
     return response
 
 
@@ -489,7 +490,7 @@ def _csv(name: str, header: list[str], rows: list[list]) -> Response:
         writer.writerow([f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else
                          ("" if v is None else v) for v in row])
     response = Response(out.getvalue(), mimetype="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = f'attachment; filename="indgang-{name}-{date.today().isoformat()}.csv"'
+    response.headers["Content-Disposition"] = f'attachment; filename="indgang-{name}-{danish_today().isoformat()}.csv"'
     return response
 
 
@@ -502,7 +503,7 @@ def results():
     """Results per authority and service, and the published targets: no login, no
     personal data, no figure based on fewer than ``STATS_MIN_COUNT`` cases."""
     session = get_session()
-    since = date.today() - timedelta(days=365)
+    since = danish_today() - timedelta(days=365)
     rows = stats.public_results(session, min_count=_min_count(), since=since, locale=_locale())
     statuses = stats.target_statuses(session, stats.active_targets(session, published_only=True),
                                      min_count=_min_count())

@@ -19,7 +19,7 @@ from portal.models import (
     RoutingRecord,
 )
 from portal.models.base import utcnow
-from tests.api.conftest import AARHUS, ODENSE
+from tests.api.conftest import AARHUS, ODENSE, check
 from tests.factories import make_case, make_citizen, make_request
 
 
@@ -56,6 +56,18 @@ def test_odense_accepts_its_case_and_posts_a_message(odense_api, session, odense
     detail = odense_api.get(f"/api/v1/cases/{odense_case.id}")
     assert [m["body"] for m in detail.json["messages"]] == ["Vi har modtaget din sag."]
     assert "accepted" in [e["kind"] for e in detail.json["events"]]
+
+
+def test_a_message_on_an_anonymised_case_is_a_conflict_and_nothing_is_stored(odense_api, session, odense_case):
+    """Retention has erased the request: a message written now would be kept for good."""
+    odense_case.status = CaseStatus.CLOSED
+    odense_case.closed_at = utcnow() - timedelta(days=400)
+    odense_case.request.anonymised_at = utcnow()
+    session.commit()
+    refused = check(odense_api.post(f"/api/v1/cases/{odense_case.id}/messages", json={"body": "Hej igen"}), "post")
+    assert refused.status_code == 409, refused.json
+    assert refused.json["type"] == "urn:indgang:problem:case-anonymised"
+    assert session.scalars(select(Message).where(Message.case_id == odense_case.id)).all() == []
 
 
 @pytest.mark.parametrize("call", [
@@ -155,6 +167,34 @@ def test_a_stale_version_is_a_409_problem(odense_api, odense_case):
     assert response.json["type"] == "urn:indgang:problem:stale-case"
 
 
+STALE_CALLS = {
+    "status": {"status": "in_progress"},
+    "reject": {"reason": "Hører under Udbetaling Danmark", "to_authority_id": "state-udbetaling-danmark"},
+    "decision": {"outcome": "Bevilget."},
+}
+
+
+@pytest.mark.parametrize(("call", "body"), STALE_CALLS.items(), ids=STALE_CALLS.keys())
+def test_a_case_changed_by_someone_else_during_the_call_is_a_409_problem(app, odense_api, session, odense_case,
+                                                                         call, body):
+    from portal.db import database
+    from portal.models import User
+    from portal.services import cases
+    from tests.factories import make_staff
+
+    worker = make_staff(session, authority_id=ODENSE)
+    cases.accept_case(session, worker, odense_case.id)
+    # A caseworker changes the case in a session of their own; the API call's session
+    # still holds the case as it was loaded, so its change finds another version.
+    with database(app).sessionmaker() as other:
+        cases.assign(other, other.get(User, worker.id), odense_case.id, assignee_id=None)
+    response = odense_api.post(f"/api/v1/cases/{odense_case.id}/{call}", json=body)
+    assert response.status_code == 409, response.json
+    assert response.json["type"] == "urn:indgang:problem:stale-case"
+    session.expire_all()
+    assert session.get(Case, odense_case.id).status == CaseStatus.ACCEPTED
+
+
 def test_status_change_and_decision(odense_api, session, odense_case):
     odense_api.post(f"/api/v1/cases/{odense_case.id}/accept")
     moved = odense_api.post(f"/api/v1/cases/{odense_case.id}/status", json={"status": "in_progress"})
@@ -187,6 +227,28 @@ def test_a_routed_request_explains_itself(odense_api, session, app):
     assert mine, "home care routes to the municipality of residence"
     body = odense_api.get(f"/api/v1/cases/{mine[0].id}/routing").json
     assert body["explanation"] and body["decision"]["assignments"]
+
+
+def test_reading_a_case_through_the_api_leaves_the_new_reply_marked_for_the_caseworkers(
+        app, login, odense_api, odense, session, odense_case):
+    from portal.services.overview import reply_to_case
+    from tests.factories import make_staff
+
+    worker = make_staff(session, authority_id=ODENSE)
+    session.commit()
+    citizen = odense_case.request.citizen
+    assert reply_to_case(session, citizen, odense_case, "Her er lægeerklæringen.", "reply-api-1") == {}
+    assert odense_api.get(f"/api/v1/cases/{odense_case.id}").status_code == 200
+    assert odense_api.get(f"/api/v1/cases/{odense_case.id}/routing").status_code == 200
+    assert _audit(session, "case.view")[-1].actor_id == odense.client.user_id  # the read is audited
+    session.expire_all()
+    assert session.scalar(select(Message.read_at).where(Message.case_id == odense_case.id)) is None
+    browser = login(worker, for_client=app.test_client())
+    marked = f'{odense_case.reference}</a> <span class="tag reply">'
+    assert marked in browser.get("/cases/").get_data(as_text=True)
+    # A person opening the case reads the reply; then the inbox stops marking it.
+    assert browser.get(f"/cases/{odense_case.id}").status_code == 200
+    assert marked not in browser.get("/cases/").get_data(as_text=True)
 
 
 def test_reads_are_audited_with_the_client_as_actor(odense_api, session, odense_case, odense):

@@ -4,13 +4,15 @@ problems everywhere under /api/, and idempotency keys make retries safe."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
+from portal.api import idempotency
 from portal.api.openapi import PATHS, description
-from portal.models import AuditEntry, Message
+from portal.models import AuditEntry, IdempotencyRecord, Message
 from tests.api.conftest import ODENSE, check
 from tests.factories import make_case, make_citizen, make_request
 
@@ -154,6 +156,23 @@ def test_a_retried_accept_does_not_fail_as_already_accepted(odense_api, case):
     assert without_key.status_code == 422  # accepting twice is not allowed: the key is what made it safe
 
 
+def test_a_key_whose_answer_was_lost_says_so_instead_of_in_progress_forever(odense_api, session, case):
+    """The change and the key commit together; the answer is stored by a second commit.
+    If the process died between the two, the key must not answer "in progress" for a day."""
+    headers = {"Idempotency-Key": "msg-lost"}
+    assert odense_api.post(f"/api/v1/cases/{case.id}/messages", json={"body": "Hej"}, headers=headers).status_code == 201
+    record = session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == "msg-lost"))
+    record.status_code, record.response_body = None, None  # as if the second commit never happened
+    session.commit()
+    fresh = odense_api.post(f"/api/v1/cases/{case.id}/messages", json={"body": "Hej"}, headers=headers)
+    assert fresh.status_code == 409 and fresh.json["type"] == "urn:indgang:problem:idempotency-in-progress"
+    record.created_at = record.created_at - timedelta(seconds=idempotency.IN_PROGRESS_SECONDS + 1)
+    session.commit()
+    lost = odense_api.post(f"/api/v1/cases/{case.id}/messages", json={"body": "Hej"}, headers=headers)
+    assert lost.status_code == 409 and lost.json["type"] == "urn:indgang:problem:idempotency-answer-lost"
+    assert _count_messages(session, case.id) == 1
+
+
 def test_the_same_key_with_another_body_is_a_422_problem(odense_api, session, case):
     headers = {"Idempotency-Key": "msg-0002"}
     odense_api.post(f"/api/v1/cases/{case.id}/messages", json={"body": "Hej"}, headers=headers)
@@ -213,6 +232,25 @@ def test_the_registry_follows_the_2027_region_reform(odense_api):
     assert "Odense" in odense["name_da"] and odense["region_id"]
     assert odense_api.get("/api/v1/authorities/nowhere").status_code == 404
     assert odense_api.get("/api/v1/authorities", query_string={"on": "soon"}).status_code == 400
+
+
+def test_today_is_the_danish_day_so_the_reform_applies_from_danish_midnight(odense_api, monkeypatch):
+    """At 00:30 on 1 January 2027 in Denmark a UTC server is still on 31 December:
+    without ``on`` the API must answer with the registry of the Danish day."""
+    from datetime import UTC, datetime
+
+    from portal.services import deadlines
+
+    monkeypatch.setattr(deadlines, "clock", lambda: datetime(2026, 12, 31, 23, 30, tzinfo=UTC))
+    today = odense_api.get("/api/v1/authorities").json
+    reform = odense_api.get("/api/v1/authorities", query_string={"on": "2027-01-01"}).json
+    assert today["on"] == "2027-01-01" and today["items"] == reform["items"]
+    before = odense_api.get("/api/v1/authorities", query_string={"on": "2026-12-31"}).json
+    assert today["items"] != before["items"]
+    # Copenhagen's region changes with the reform: the detail answers for the Danish day too.
+    copenhagen = odense_api.get("/api/v1/authorities/municipality-101").json
+    assert copenhagen == next(a for a in reform["items"] if a["id"] == "municipality-101")
+    assert copenhagen != next(a for a in before["items"] if a["id"] == "municipality-101")
 
 
 def test_published_rule_sets_are_listed_drafts_are_not(odense_api, session):

@@ -121,6 +121,19 @@ def test_valid_logout_token_ends_every_session_of_the_subject(stack):
     assert [row.details for row in stack.audit_rows("logout")] == [{"how": "backchannel"}]
 
 
+def test_back_channel_logout_needs_only_the_session_store(stack_factory, redis_url):
+    """The replayed-token check lives beside the sessions: with the queue's Redis down
+    the logout still ends them."""
+    from tests.support.net import free_port
+
+    stack = stack_factory(portal_overrides={
+        "SESSION_REDIS_URL": redis_url, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    browser = _logged_in(stack)
+    r = stack.post_logout_token(stack.logout_token(KAREN_SUB))
+    assert r.status_code == 200 and r.json()["ended"] == 1
+    assert not _still_logged_in(stack, browser)
+
+
 def test_logout_at_the_provider_ends_the_portal_sessions(stack):
     """The person logs out on the provider's own page: back-channel reaches the portal."""
     from tests.support.oidc import csrf_from

@@ -4,9 +4,11 @@ expected date. axe-core checks the inbox and case pages in both languages."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from portal.models import Case, Handover
@@ -69,6 +71,10 @@ def test_reject_to_udbetaling_danmark_accept_there_and_the_citizen_sees_it(brows
     assert_accessible(page)
     page.get_by_label("Status").select_option("pending")  # htmx swaps the results in
     page.wait_for_url("**status=pending**")
+    # The new count is read out through the live region that stays in the page.
+    expect(page.locator("#announcer")).to_have_text(re.compile(r"^\d+ cases?$"))
+    assert page.locator("#announcer").inner_text() == page.locator("[data-announce=inbox-count]").inner_text()
+    assert page.locator("#announcer").get_attribute("role") == "status"
     page.get_by_role("link", name=ids["reference"]).click()
     assert "Boligstøtte hører under Udbetaling Danmark" in page.locator("main").inner_text()
     assert_accessible(page)
@@ -100,7 +106,7 @@ def test_reject_to_udbetaling_danmark_accept_there_and_the_citizen_sees_it(brows
     # So does the citizen's data page (GDPR Art. 15), with the handover's times.
     page.goto(live_server.url + "/mine/privacy/data")
     assert page.locator(".case-authority").inner_text() == "Udbetaling Danmark"
-    assert page.locator(".expected-by").inner_text() == expected
+    assert page.locator(".expected-by").inner_text() == format_date(date.fromisoformat(expected), "long", locale="da")
     handovers = page.locator("table.handovers").inner_text()
     assert "Odense" in handovers and "Udbetaling Danmark" in handovers
     assert_accessible(page)

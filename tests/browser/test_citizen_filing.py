@@ -19,14 +19,14 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 64
 
 TEXT = {
     "da": {
-        "service": "Hjemmehjælp", "practical": "Praktisk hjælp", "continue": "Fortsæt",
+        "service": "Hjemmehjælp", "practical": "Praktisk hjælp", "continue": "Fortsæt", "odense": "Odense Kommune",
         "error": "Fejl:", "enter": "Skriv, hvad du har svært ved", "yes": "Ja", "send": "Send ansøgning",
         "check": "Tjek dine svar", "sent": "Ansøgningen er sendt", "explanation": "Din ansøgning går til Odense Kommune",
         "search": "Søg", "query": "rengøring", "start": "Start nu", "overview": "Min oversigt",
         "file_error": "Filen skal være en PDF, PNG eller JPEG",
     },
     "en": {
-        "service": "Home care", "practical": "Practical help", "continue": "Continue",
+        "service": "Home care", "practical": "Practical help", "continue": "Continue", "odense": "Odense Municipality",
         "error": "Error:", "enter": "Enter what you find difficult", "yes": "Yes", "send": "Send request",
         "check": "Check your answers", "sent": "Request sent", "explanation": "Your request goes to Odense Kommune",
         "search": "Search", "query": "cleaning", "start": "Start now", "overview": "My overview",
@@ -154,9 +154,10 @@ def _overview_shows_odense(live, page, reference: str, language: str, check_axe:
     assert "Odense Kommune" in card.inner_text()
     assert t["explanation"] in card.inner_text()  # the worker's record (or the preview)
     if routed:
-        # The worker opened the case at Odense Kommune: the overview links to it.
-        card.get_by_role("link", name="Odense Kommune").click()
-        assert "Odense Kommune" in page.locator("main dl").inner_text()
+        # The worker opened the case at Odense Kommune: the overview links to it, by
+        # the authority's name in the page's language.
+        card.get_by_role("link", name=t["odense"]).click()
+        assert t["odense"] in page.locator("main dl").inner_text()
         if check_axe:
             assert_accessible(page)
         page.goto(live.url + "/mine")
@@ -175,7 +176,7 @@ def test_demo_citizen_of_odense_files_home_care_with_javascript(live_server, pag
     reference = _file_home_care(live_server, page, tmp_path, language, check_axe=True)
     if _route_in_worker(live_server):
         # htmx polls the receipt: the case appears without a reload.
-        page.locator("#request-status h3 a", has_text="Odense Kommune").wait_for(timeout=15000)
+        page.locator("#request-status h3 a", has_text=TEXT[language]["odense"]).wait_for(timeout=15000)
         assert_accessible(page)
     _overview_shows_odense(live_server, page, reference, language, check_axe=True)
 

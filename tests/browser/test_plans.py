@@ -132,7 +132,9 @@ def test_one_plan_for_region_and_municipality_with_consent_and_withdrawal(server
         expect(citizen.get_by_text("Region Midtjylland har ikke længere adgang til din plan")).to_be_visible()
         # The region's open page: its next poll is refused (404, audited), and it
         # stops polling instead of asking again every second.
-        region.get_by_text("Siden opdateres ikke længere automatisk").wait_for(timeout=10_000)
+        region.locator("#plan-live-status").get_by_text("Siden opdateres ikke længere automatisk").wait_for(
+            timeout=10_000)
+        expect(region.locator("#announcer")).to_have_text(re.compile("Siden opdateres ikke længere automatisk"))
         refused = denied_rows(server)
         assert refused and {row.actor_id for row in refused} == {people["region"]}
         region.wait_for_timeout(2500)

@@ -6,6 +6,7 @@ import time
 from datetime import date
 
 import pytest
+from babel.dates import format_date as babel_date
 from sqlalchemy import func, select
 
 from portal.models import (
@@ -357,6 +358,41 @@ def test_a_stale_form_is_refused(session):
         cases.change_status(session, worker, case.id, to="in_progress", expected_version=version)
 
 
+def changed_meanwhile(app, case_id: int, worker_id: int) -> None:
+    """Another session (another person) changes the case and commits, after the
+    test's session loaded it: that session still holds the old version."""
+    from portal.db import database
+
+    with database(app).sessionmaker() as other:
+        cases.change_deadline(other, other.get(User, worker_id), case_id, kind="suspend", days=2, reason="Venter")
+
+
+STALE_CHANGES = {
+    # Each flushes the case's UPDATE before its commit: autoflush before a query
+    # (status: the notification's; reject: the webhooks'), or an explicit flush.
+    "change_status": lambda s, u, c: cases.change_status(s, u, c, to="in_progress"),
+    "reject_case": lambda s, u, c: cases.reject_case(s, u, c, reason="Hører under Udbetaling Danmark",
+                                                     to_authority_id="state-udbetaling-danmark"),
+    "record_decision": lambda s, u, c: cases.record_decision(s, u, c, outcome="Bevilget."),
+}
+
+
+@pytest.mark.parametrize("change", STALE_CHANGES.values(), ids=STALE_CHANGES.keys())
+def test_a_case_changed_by_someone_else_meanwhile_is_stale_not_an_error(app, session, change):
+    case, _, _ = routed_case(session)
+    worker = make_staff(session, authority_id=case.authority_id)
+    cases.accept_case(session, worker, case.id)
+    changed_meanwhile(app, case.id, worker.id)  # this session still holds the case as it loaded it
+    with pytest.raises(cases.StaleCase):
+        change(session, worker, case.id)
+    session.expire_all()
+    kept = session.get(Case, case.id)
+    assert kept.status == CaseStatus.ACCEPTED and kept.authority_id == worker.authority_id
+    assert count(session, CaseEvent, CaseEvent.case_id == case.id,
+                 CaseEvent.kind == EventKind.DEADLINE_SUSPENDED) == 1  # the other change stays
+    assert count(session, Message, Message.case_id == case.id) == 0
+
+
 def test_deadline_suspension_and_extension_are_recorded_with_reasons(session):
     case, _, _ = routed_case(session)
     worker = make_staff(session)
@@ -402,7 +438,9 @@ def test_watch_deadlines_warns_escalates_and_tells_the_citizen_once(session):
     assert f"deadline-breached:{case.id}:{target}:{lead.id}" in keys
     assert f"target-missed:{case.id}:{target}" in keys
     letter = session.scalar(select(Message).where(Message.case_id == case.id))
-    assert case.limit_due.isoformat() in letter.body
+    # Written in the citizen's language with Danish dates ("23. december 2026"), not ISO.
+    assert babel_date(case.limit_due, "long", locale="da") in letter.body
+    assert case.limit_due.isoformat() not in letter.body
 
 
 def test_retention_anonymises_closed_cases_past_the_period_once(session, tmp_path):

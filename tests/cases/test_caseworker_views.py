@@ -43,13 +43,27 @@ def test_inbox_full_page_and_htmx_partial(client, session, login):
     html = page.get_data(as_text=True)
     assert "<html" in html and case.reference in html
     assert "HX-Request" in page.headers["Vary"]
-    partial = client.get("/cases/?status=pending", headers={"HX-Request": "true"})
+    partial = client.get("/cases/?status=pending", headers={"HX-Request": "true", "HX-Target": "inbox-results"})
     body = partial.get_data(as_text=True)
     assert "<html" not in body and 'id="inbox-results"' in body and case.reference in body
     assert "HX-Request" in partial.headers["Vary"]
-    empty = client.get("/cases/?status=closed", headers={"HX-Request": "true"}).get_data(as_text=True)
+    empty = client.get("/cases/?status=closed", headers={"HX-Request": "true", "HX-Target": "inbox-results"}).get_data(as_text=True)
     assert case.reference not in empty
     assert audit_count(session, actor_id=worker.id, action="case.list") == 3
+
+
+def test_a_history_restore_gets_the_whole_inbox_page(client, session, login):
+    """htmx restores history (the Back button) with HX-Request but no target: the
+    answer becomes the whole page, so it must be the page, not the table alone."""
+    case = routed(session)
+    login(make_staff(session))
+    session.commit()
+    restore = client.get("/cases/?status=pending", headers={
+        "HX-Request": "true", "HX-History-Restore-Request": "true",
+        "HX-Current-URL": "http://localhost/cases/?status=pending"})
+    html = restore.get_data(as_text=True)
+    assert restore.status_code == 200 and "<html" in html and case.reference in html
+    assert {"HX-Request", "HX-Target"} <= {v.strip() for v in restore.headers["Vary"].split(",")}
 
 
 def test_anonymous_visitors_are_sent_to_login(client):
@@ -297,6 +311,24 @@ def test_an_api_clients_service_user_is_not_offered_or_accepted_as_assignee(clie
     assert case.assignee_id == worker.id  # accepting took the case; the refused change left it so
 
 
+def test_an_assignee_of_another_authority_slipped_into_the_form_is_refused(client, session, login):
+    """The assignee select offers only the case's authority; a tampered body naming an
+    Aarhus caseworker is refused like any bad choice, and the case keeps its assignee."""
+    case, worker, token = on_a_case(client, session, login)
+    aarhus_worker = make_staff(session, authority_id="municipality-751", name="Anders Aarhus")
+    session.commit()
+    client.post(f"/cases/{case.id}/accept", data={"csrf_token": token, "version": case.version})
+    session.refresh(case)
+    assert f'<option value="{aarhus_worker.id}"' not in client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assigned_before = audit_count(session, case_id=case.id, action="case.assign")
+    refused = client.post(f"/cases/{case.id}/assign", data={"csrf_token": token, "assignee": aarhus_worker.id,
+                                                            "version": case.version})
+    assert refused.status_code == 422 and "Vælg en sagsbehandler" in refused.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Case, case.id).assignee_id == worker.id
+    assert audit_count(session, case_id=case.id, action="case.assign") == assigned_before
+
+
 def test_the_inbox_marks_a_case_with_an_unread_reply_until_someone_opens_it(client, session, login):
     from portal.services.overview import reply_to_case
 
@@ -308,7 +340,7 @@ def test_the_inbox_marks_a_case_with_an_unread_reply_until_someone_opens_it(clie
     login(worker)
 
     def marked():
-        html = client.get("/cases/", headers={"HX-Request": "true"}).get_data(as_text=True)
+        html = client.get("/cases/", headers={"HX-Request": "true", "HX-Target": "inbox-results"}).get_data(as_text=True)
         rows = {ref: row for row in html.split("<tr>")[2:] for ref in (case.reference, other.reference) if ref in row}
         return {ref for ref, row in rows.items() if "Nyt svar" in row}
 

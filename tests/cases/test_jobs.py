@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
@@ -198,3 +199,55 @@ def test_a_reply_on_an_unassigned_case_goes_to_the_team_leads(session):
     _reply(session, case, citizen, "reply-2")
     told = session.scalars(select(Notification.user_id).where(Notification.kind == "citizen_replied")).all()
     assert sorted(told) == sorted(lead.id for lead in leads)
+
+
+def test_a_reply_on_a_case_accepted_through_the_api_is_mailed_to_the_team_lead(app, client, session, smtp_server):
+    from tests.api.conftest import get_token, new_client
+    from tests.factories import make_staff
+
+    _, inbox = smtp_server
+    request, citizen = file_request(session, notify_by_email=False)
+    case = cases.route_request(session, request.id)[0]
+    lead = make_staff(session, authority_id=case.authority_id, role=Role.TEAM_LEAD, email="lead@odense.test")
+    system = new_client(session, case.authority_id, name="Fagsystem")
+    session.commit()
+    token = get_token(client, system)
+    accepted = client.post(f"/api/v1/cases/{case.id}/accept", headers={"Authorization": f"Bearer {token}"})
+    assert accepted.status_code == 200, accepted.json
+    session.expire_all()
+    assert session.get(Case, case.id).assignee_id is None  # the client's service user holds no case
+    _reply(session, case, citizen, "reply-api")
+    notes = session.scalars(select(Notification).where(Notification.kind == "citizen_replied")).all()
+    assert [(n.user_id, n.status) for n in notes] == [(lead.id, "pending")]
+    with app.app_context():
+        assert jobs.notify(key=notes[0].key) is True
+    assert [m["To"] for m in inbox.messages] == ["lead@odense.test"]
+    assert inbox.messages[0]["Subject"] == f"Borgeren har svaret ({case.reference})"
+
+
+def _service_user(session, authority_id):
+    from tests.api.conftest import new_client
+
+    return new_client(session, authority_id, name="Fagsystem").client.user
+
+
+def _without_email(session, authority_id):
+    from tests.factories import make_staff
+
+    return make_staff(session, authority_id=authority_id, email=None)
+
+
+@pytest.mark.parametrize("assignee", [_service_user, _without_email], ids=["service user", "no e-mail"])
+def test_a_reply_goes_to_the_team_leads_when_the_assignee_cannot_be_told(session, assignee):
+    """Also for a case assigned to a service user before API acceptance stopped
+    assigning them."""
+    from tests.factories import make_staff
+
+    request, citizen = file_request(session, notify_by_email=False)
+    case = cases.route_request(session, request.id)[0]
+    lead = make_staff(session, authority_id=case.authority_id, role=Role.TEAM_LEAD)
+    case.assignee_id = assignee(session, case.authority_id).id
+    session.commit()
+    _reply(session, case, citizen, "reply-3")
+    told = session.scalars(select(Notification.user_id).where(Notification.kind == "citizen_replied")).all()
+    assert told == [lead.id]

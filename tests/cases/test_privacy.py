@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from babel.dates import format_date
 from sqlalchemy import func, select
 
 from portal.models import AuditEntry
@@ -67,7 +68,8 @@ def test_readable_export_shows_the_handover_and_expected_date(client, session, l
     login(citizen)
     html = client.get("/mine/privacy/data").get_data(as_text=True)
     assert "Udbetaling Danmark" in html
-    assert case.target_due.isoformat() in html
+    assert format_date(case.target_due, "long", locale="da") in html  # "9. december 2026", not ISO
+    assert case.target_due.isoformat() not in html
     assert "Hører under Udbetaling Danmark" in html
     # Answers read as the questions and choices the citizen saw, not their ids; an
     # answer to a question no longer asked keeps its id.

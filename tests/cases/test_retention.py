@@ -23,8 +23,10 @@ from portal.models import (
     RoutingRecord,
 )
 from portal.models.base import utcnow
-from portal.services import attachments, cases, filing
+from portal.services import attachments, cases, filing, overview
+from tests.conftest import csrf_token
 from tests.factories import make_case, make_citizen, make_request, make_staff
+from tests.support.pages import assert_error_links_resolve
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 UDBETALING = "state-udbetaling-danmark"
@@ -116,6 +118,49 @@ def test_a_request_routed_by_hand_loses_the_typed_reason_and_keeps_where_it_went
     assert "Ane Jensen" not in repr(decision) and "Min ryg" not in repr(decision)
     assert "Odense Kommune" in decision["explanation"]["citizen_da"]
     assert decision["assignments"][0]["authority_id"] == "municipality-461"
+
+
+def _messages(session, case) -> list[str]:
+    return list(session.scalars(select(Message.body).where(Message.case_id == case.id).order_by(Message.id)))
+
+
+def test_an_anonymised_case_takes_no_more_messages_from_staff_or_citizen(session, client, login, tmp_path):
+    """Retention never looks at an anonymised request again: a message written after
+    it would be kept for good, so both sides are refused, with words saying why."""
+    request, case, _upload = lived_case(session, tmp_path)
+    assert cases.anonymise_closed_cases(session, 30, tmp_path, now=utcnow() + timedelta(days=31)) == 1
+    worker, citizen = make_staff(session, authority_id=UDBETALING), request.citizen
+    session.commit()
+
+    with pytest.raises(cases.CaseAnonymised):
+        cases.send_message(session, worker, case.id, body="Har du flere spørgsmål, Ane?")
+    session.rollback()
+    login(worker)
+    page = client.post(f"/cases/{case.id}/message", data={
+        "csrf_token": csrf_token(client, f"/cases/{case.id}"), "body": "Hej Ane", "idempotency_key": "w1"})
+    assert page.status_code == 422 and "beskederne er slettet" in page.get_data(as_text=True)
+
+    errors = overview.reply_to_case(session, citizen, case, "Jeg har et spørgsmål", "c1")
+    assert errors == {"body": cases.CaseAnonymised().errors["body"]}
+    login(citizen)
+    shown = client.get(f"/mine/sager/{case.id}").get_data(as_text=True)
+    assert "beskederne er slettet" in shown and 'name="body"' not in shown  # no reply form to fill in
+    refused = client.post(f"/mine/sager/{case.id}/svar", data={
+        "csrf_token": csrf_token(client, "/mine"), "body": "Hvorfor fik jeg afslag?", "idempotency_key": "c2"})
+    assert refused.status_code == 400 and "beskederne er slettet" in refused.get_data(as_text=True)
+    assert assert_error_links_resolve(refused.get_data(as_text=True)) == ["reply-body"]
+    session.expire_all()
+    assert _messages(session, case) == [""]  # only the erased one from before
+
+
+def test_a_closed_case_not_yet_anonymised_still_takes_a_question_from_the_citizen(session, client, login, tmp_path):
+    request, case, _upload = lived_case(session, tmp_path)
+    login(request.citizen)
+    sent = client.post(f"/mine/sager/{case.id}/svar", data={
+        "csrf_token": csrf_token(client, f"/mine/sager/{case.id}"), "body": "Hvorfor fik jeg afslag?",
+        "idempotency_key": "c1"})
+    assert sent.status_code == 303
+    assert _messages(session, case) == ["Personligt", "Hvorfor fik jeg afslag?"]
 
 
 def test_a_file_already_gone_from_disk_is_no_error(session, tmp_path):

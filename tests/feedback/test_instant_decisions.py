@@ -28,6 +28,7 @@ from portal.services import decisions
 from portal.services.outbox import add_job, relay
 from tests.conftest import csrf_token
 from tests.factories import make_citizen, make_request, make_staff
+from tests.support.pages import assert_error_links_resolve
 
 UDK = "state-udbetaling-danmark"
 GOOD = {"rent": 6500, "adults": 1, "moved_in_on": "2025-05-01"}
@@ -201,6 +202,20 @@ def test_confirming_is_audited_and_only_once(session, client, login):
         decisions.confirm(session, worker, check.case_id)
 
 
+def test_review_errors_link_to_what_they_are_about(session, client, login):
+    check, _ = _decided(session)
+    worker = make_staff(session, authority_id=UDK)
+    session.commit()
+    login(worker)
+    token = csrf_token(client, f"/cases/{check.case_id}")
+    no_choice = client.post(f"/cases/{check.case_id}/decision/overturn", data={"csrf_token": token})
+    assert no_choice.status_code == 400
+    assert "overturn_to" in assert_error_links_resolve(no_choice.get_data(as_text=True))
+    assert client.post(f"/cases/{check.case_id}/decision/confirm", data={"csrf_token": token}).status_code == 303
+    twice = client.post(f"/cases/{check.case_id}/decision/confirm", data={"csrf_token": token})
+    assert assert_error_links_resolve(twice.get_data(as_text=True)) == ["review"]
+
+
 def test_another_authority_cannot_review_and_is_recorded_as_denied(session, client, login, login_as):
     check, _ = _decided(session)
     outsider = make_staff(session, authority_id="municipality-461")
@@ -226,7 +241,8 @@ def test_the_receipt_shows_the_decision_with_reasons_and_how_to_appeal(session, 
     assert "Din ansøgning er bevilget." in html
     assert "Din husleje er højst 12.000 kr. om måneden." in html
     assert "Ankestyrelsen" in html and "4 uger" in html and 'href="/tjenester/appeal"' in html
-    partial = client.get(f"/mine/requests/{check.request_id}/decision", headers={"HX-Request": "true"})
+    partial = client.get(f"/mine/requests/{check.request_id}/decision",
+                         headers={"HX-Request": "true", "HX-Target": "instant-decision"})
     assert partial.status_code == 200 and "Vary" in partial.headers and "HX-Request" in partial.headers["Vary"]
     assert "<html" not in partial.get_data(as_text=True) and "bevilget" in partial.get_data(as_text=True)
     assert client.get(f"/mine/requests/{check.request_id}/decision").status_code == 303  # no htmx: the receipt

@@ -62,7 +62,8 @@ def test_create_validate_and_publish_a_draft(admin_client, session):
     page = admin_client.get(f"/admin/rules/{row.id}/check?on=2027-01-01")
     assert page.status_code == 200 and "HX-Request" in page.headers["Vary"]
     assert "2027-01-01" in page.get_data(as_text=True)
-    partial = admin_client.get(f"/admin/rules/{row.id}/check", headers={"HX-Request": "true"})
+    partial = admin_client.get(f"/admin/rules/{row.id}/check",
+                               headers={"HX-Request": "true", "HX-Target": "result"})
     body = partial.get_data(as_text=True)
     assert "<html" not in body and "check-2027-01-01" in body
 
@@ -107,9 +108,22 @@ def test_publish_with_gaps_is_refused_on_the_page(admin_client, session):
     assert response.status_code == 409
     html = response.get_data(as_text=True)
     assert 'class="error-summary"' in html
-    assert "appeal" in html
+    assert "Klage over en afgørelse" in html
     session.refresh(row)
     assert row.status.value == "draft"
+
+
+def test_the_check_explains_gaps_in_the_pages_language(admin_client, session):
+    token = csrf_token(admin_client, "/admin/rules/new")
+    text = _draft_text(admin_client)
+    admin_client.post("/admin/rules/new", data={"csrf_token": token, "source": text[:text.index("  - id: appeal\n")]})
+    row = session.scalars(select(RuleSetRow)).one()
+    danish = admin_client.get(f"/admin/rules/{row.id}/check?on=2026-12-01").get_data(as_text=True)
+    assert "Klage over en afgørelse – 101 Københavns Kommune: ingen regel gælder" in danish
+    assert "no rule applies" not in danish
+    english = admin_client.get(f"/admin/rules/{row.id}/check?on=2026-12-01",
+                               headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Appeal against a decision – 101 Københavns Kommune: no rule applies" in english
 
 
 def test_simulate_page_needs_a_date(admin_client, session):
@@ -119,7 +133,7 @@ def test_simulate_page_needs_a_date(admin_client, session):
     assert response.status_code == 422
     assert 'href="#since"' in response.get_data(as_text=True)
     ok = admin_client.get(
-        f"/admin/rules/{row.id}/simulate?since=2026-01-01", headers={"HX-Request": "true"}
+        f"/admin/rules/{row.id}/simulate?since=2026-01-01", headers={"HX-Request": "true", "HX-Target": "result"}
     )
     assert ok.status_code == 200
     body = ok.get_data(as_text=True)

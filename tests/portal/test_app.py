@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from portal.config import ConfigError, load_config
 from tests.conftest import csrf_token
@@ -74,6 +77,34 @@ def test_danish_is_the_default_and_english_can_be_chosen(client):
     assert response.status_code == 303 and response.headers["Location"] == "/"
     html = client.get("/").get_data(as_text=True)
     assert 'lang="en"' in html and "One entrance to the public sector" in html
+
+
+def test_switching_language_on_a_page_shown_after_a_post_leads_to_a_page_not_a_405(app, client):
+    """A form with errors is shown at its POST address; the language switch sends the
+    visitor to the nearest page up that path instead of a 405."""
+    token = csrf_token(client)
+    adapter = app.url_map.bind("")
+    post_only = []
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<(?:int:)?[^>]+>", "7", rule.rule)
+        if rule.endpoint.startswith("api.") or "<" not in rule.rule:
+            continue
+        try:
+            adapter.match(path, method="GET")
+        except MethodNotAllowed:
+            post_only.append(path)
+        except HTTPException:
+            pass
+    assert len(post_only) > 20
+    for path in post_only:
+        response = client.post("/language", data={"locale": "en", "next": path, "csrf_token": token})
+        location = response.headers["Location"]
+        assert response.status_code == 303 and location != path, path
+        adapter.match(location, method="GET")  # raises MethodNotAllowed or NotFound if not a page
+    response = client.post("/language", data={"locale": "en", "next": "/cases/5/accept", "csrf_token": token})
+    assert response.headers["Location"] == "/cases/5"
+    response = client.post("/language", data={"locale": "da", "next": "/cases/?status=pending", "csrf_token": token})
+    assert response.headers["Location"] == "/cases/?status=pending"
 
 
 def test_language_switch_refuses_foreign_redirects(client):

@@ -3,6 +3,7 @@ browsed by life situation and searched in plain language."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -28,6 +29,16 @@ def test_every_routing_service_type_is_in_the_catalogue_in_both_languages(sessio
             for status in catalogue.STATUS_KEYS:
                 assert service.status_text(status, lang)
         assert service.life_situation in {s["id"] for s in catalogue.life_situations()}
+
+
+def test_every_date_question_shows_an_example_of_the_date_format(session):
+    """Three boxes for day, month and year: the hint shows how (GOV.UK date pattern)."""
+    dates = [(service.slug, q) for service in catalogue.services_on(session, date(2026, 11, 25))
+             for q in service.questions() if q.type == "date"]
+    assert dates
+    for slug, question in dates:
+        assert re.match(r"For eksempel \d{1,2} \d{1,2} \d{4}\.", question.hint_text("da")), (slug, question.id)
+        assert re.match(r"For example, \d{1,2} \d{1,2} \d{4}\.", question.hint_text("en")), (slug, question.id)
 
 
 def test_routing_attributes_come_from_questions(session):

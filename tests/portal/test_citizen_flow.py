@@ -357,6 +357,10 @@ def test_a_body_over_the_request_limit_gets_413(client, session, login):
     response = _upload(client, request_id, token, {"file-medical": (PDF + b"x" * 4096, "stor.pdf")})
     assert response.status_code == 413
     assert session.get(Request, request_id).attachments == []
+    page = response.get_data(as_text=True)
+    # Says what happened and leads back to the upload page, not "try again in a moment".
+    assert "Filen er for stor" in page and "prøv igen om lidt" not in page
+    assert f'<a href="/ansoegninger/{request_id}/bilag">Gå tilbage til siden</a>' in page
 
 
 @pytest.mark.parametrize("app_config", [{"UPLOAD_MAX_FILES": 1}], indirect=True)
@@ -426,6 +430,35 @@ def test_filing_is_rate_limited_per_citizen(client, session, login):
     login(make_citizen(session))  # another citizen is not limited by the first
     token = csrf_token(client, "/tjenester/home-care")
     assert client.post("/tjenester/home-care/start", data={"csrf_token": token}).status_code == 303
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "FILING_RATE_LIMIT": "2 per minute"}], indirect=True)
+def test_sending_requests_is_rate_limited_per_citizen(client, session, login):
+    """Sending has a budget of its own (drafts here are opened without the start page,
+    whose budget is tested above): over it, 429 and the request stays a draft."""
+    from portal.services.filing import start_draft
+
+    citizen = make_citizen(session)
+    drafts = [start_draft(session, citizen, "home-care").id for _ in range(3)]
+    login(citizen)
+    token = csrf_token(client, "/mine")
+    codes = []
+    for request_id in drafts:
+        _fill(client, request_id, token)
+        _html, fields = _check_form(client, request_id)
+        codes.append(client.post(f"/ansoegninger/{request_id}/send", data=fields).status_code)
+    assert codes == [303, 303, 429]
+    session.expire_all()
+    assert [session.get(Request, i).status for i in drafts] == [RequestStatus.FILED, RequestStatus.FILED,
+                                                                 RequestStatus.DRAFT]
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
+    other = make_citizen(session)  # another citizen is not limited by the first
+    request_id = start_draft(session, other, "home-care").id
+    login(other)
+    token = csrf_token(client, "/mine")
+    _fill(client, request_id, token)
+    _html, fields = _check_form(client, request_id)
+    assert client.post(f"/ansoegninger/{request_id}/send", data=fields).status_code == 303
 
 
 # --- cases and messages -----------------------------------------------------------------------

@@ -34,14 +34,14 @@ NOT_WALKED = {
 }
 
 
-def snapshot(session) -> dict[str, dict]:
-    """Every table's rows (by primary key), with the allowed columns left out."""
+def snapshot(session, allowed: dict = ALLOWED) -> dict[str, dict]:
+    """Every table's rows (by primary key), with the ``allowed`` columns left out."""
     session.expire_all()
     state = {}
     for table in Base.metadata.sorted_tables:
-        if table.name in ALLOWED and ALLOWED[table.name] is None:
+        if table.name in allowed and allowed[table.name] is None:
             continue
-        skip = ALLOWED.get(table.name) or set()
+        skip = allowed.get(table.name) or set()
         columns = [c for c in table.columns if c.name not in skip]
         rows = session.execute(select(*columns)).all()
         state[table.name] = hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()

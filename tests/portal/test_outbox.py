@@ -8,7 +8,7 @@ import pytest
 import redis as redis_lib
 from rq import Queue, SimpleWorker
 from rq.job import Job
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from portal import jobs
 from portal.models import OutboxMessage, OutboxStatus
@@ -46,6 +46,37 @@ def test_a_second_relay_run_enqueues_nothing_again(app, session):
     assert relay(session, redis) == 1
     assert relay(session, redis) == 0
     assert Queue("default", connection=redis).count == 1
+
+
+def test_a_relay_that_died_before_its_commit_does_not_queue_the_job_twice(app, session):
+    message = add_job(session, jobs.ping)
+    session.commit()
+    redis = get_redis(app)
+    # The first relay reached Redis, then died before it committed the row.
+    Queue("default", connection=redis).enqueue_call(func=message.job, kwargs={"outbox_id": message.id},
+                                                   job_id=message.job_id)
+    assert _status(session, message.id) == OutboxStatus.PENDING
+    assert relay(session, redis) == 1
+    assert _status(session, message.id) == OutboxStatus.ENQUEUED
+    assert Queue("default", connection=redis).job_ids == [message.job_id]
+    with app.app_context():
+        SimpleWorker(["default"], connection=redis).work(burst=True)
+    assert _status(session, message.id) == OutboxStatus.DONE
+
+
+def test_a_finished_job_whose_commit_was_lost_is_queued_again(app, session):
+    message = add_job(session, jobs.ping)
+    session.commit()
+    redis = get_redis(app)
+    relay(session, redis)
+    with app.app_context():
+        SimpleWorker(["default"], connection=redis).work(burst=True)
+    # rq says finished, but the job's commit was lost: requeue_lost sets the row back.
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id)
+                    .values(status=OutboxStatus.PENDING))
+    session.commit()
+    assert relay(session, redis) == 1
+    assert Queue("default", connection=redis).job_ids == [message.job_id]
 
 
 def test_the_worker_runs_the_job_in_an_app_context_and_marks_it_done(app, session):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.models import (
     Action,
@@ -189,6 +189,18 @@ def test_withdrawing_consent_removes_access_but_not_the_case_and_is_logged_and_a
     assert client.get(f"/plans/{plan.id}").status_code == 200
 
 
+def test_consent_for_an_authority_not_in_the_plan_gets_an_error_and_changes_nothing(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    login(aarhus.citizen)
+    token = csrf_token(client, f"/plans/{plan.id}/consent")
+    changes = session.scalar(select(func.count()).select_from(PlanChange))
+    response = client.post(f"/plans/{plan.id}/consent", data={"csrf_token": token, "authority": "0751", "give": "1"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'class="error-summary"' in page and "<title>Fejl:" in page
+    assert session.scalar(select(func.count()).select_from(PlanChange)) == changes
+
+
 def test_consent_can_be_given_again_and_only_by_the_citizen(session, aarhus):
     plan = start(session, aarhus)
     svc.set_consent(session, aarhus.citizen, plan.id, REGION, give=False)
@@ -229,6 +241,30 @@ def test_caseworkers_see_the_plan_and_their_own_cases_never_another_authoritys_n
     assert "SECRET-NOTE" not in html
     # The citizen's own views are not staff views: no audit row.
     assert len(audit_rows(session, "plan.view")) == before + 1
+
+
+def plan_with_a_municipality_action(session, aarhus):
+    """A started plan with a goal and an action tied to the municipality's case."""
+    plan = start(session, aarhus)
+    goal = svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form())
+    svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id,
+                   action_form(AARHUS, case_id=str(aarhus.municipality_case.id)))
+    return plan
+
+
+@pytest.mark.parametrize("page", ["", "/print", "/export.json"])
+def test_no_page_or_export_of_a_shared_plan_shows_another_authoritys_case_notes(client, login, session, aarhus, page):
+    plan = plan_with_a_municipality_action(session, aarhus)
+    login(aarhus.region_worker)
+    response = client.get(f"/plans/{plan.id}{page}")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Jeg er udskrevet" in body  # the plan itself is there
+    assert "KOMMUNE-SECRET-NOTE" not in body
+    login(aarhus.citizen)
+    response = client.get(f"/plans/{plan.id}{page}")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Jeg er udskrevet" in body
+    assert "REGION-SECRET-NOTE" not in body and "KOMMUNE-SECRET-NOTE" not in body
 
 
 def test_citizen_text_is_escaped_for_caseworkers(client, login, session, aarhus):
@@ -437,6 +473,10 @@ def test_a_stale_write_is_caught_by_the_version_column(served):
 
 # --- live updates ------------------------------------------------------------------------------
 
+# What the plan page's polling element sends.
+LIVE_POLL = {"HX-Request": "true", "HX-Target": "plan-live", "HX-Trigger": "plan-live",
+             "X-Indgang-Poll": "plan-live"}
+
 
 def test_the_live_part_answers_204_until_something_changes(client, login, session, aarhus):
     plan = start(session, aarhus)
@@ -444,17 +484,20 @@ def test_the_live_part_answers_204_until_something_changes(client, login, sessio
     page = client.get(f"/plans/{plan.id}").get_data(as_text=True)
     since = int(re.search(r'data-last-change="(\d+)"', page).group(1))
     audits = len(audit_rows(session, "plan.view"))
-    quiet = client.get(f"/plans/{plan.id}/live?since={since}", headers={"HX-Request": "true"})
+    quiet = client.get(f"/plans/{plan.id}/live?since={since}", headers=LIVE_POLL)
     assert quiet.status_code == 204 and "HX-Request" in quiet.headers["Vary"]
     assert len(audit_rows(session, "plan.view")) == audits  # nothing shown, nothing audited
     svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form(title="Klare trapperne"))
-    fresh = client.get(f"/plans/{plan.id}/live?since={since}", headers={"HX-Request": "true"})
+    fresh = client.get(f"/plans/{plan.id}/live?since={since}", headers=LIVE_POLL)
     html = fresh.get_data(as_text=True)
     assert fresh.status_code == 200 and "HX-Request" in fresh.headers["Vary"]
-    assert "Klare trapperne" in html and "<html" not in html and 'hx-swap-oob="true"' in html
+    assert "Klare trapperne" in html and "<html" not in html
+    assert 'data-announce="plan-live" data-announce-always>' in html  # read out: "the plan has been updated"
     assert len(audit_rows(session, "plan.view")) == audits + 1
     plain = client.get(f"/plans/{plan.id}/live?since={since}")
     assert plain.status_code == 303 and "HX-Request" in plain.headers["Vary"]
+    restore = client.get(f"/plans/{plan.id}/live?since={since}", headers={"HX-Request": "true"})
+    assert restore.status_code == 303  # htmx, but not the poll: the page, not the part
 
 
 # --- templates, reviews, reminders, progress, export ----------------------------------------------
@@ -553,10 +596,7 @@ def test_measurements_show_as_a_chart_with_a_table_and_overdue_actions_are_flagg
 
 
 def test_export_and_print_hold_the_whole_plan_and_staff_exports_are_audited(client, login, session, aarhus):
-    plan = start(session, aarhus)
-    goal = svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form())
-    svc.add_action(session, aarhus.municipality_worker, plan.id, goal.id,
-                   action_form(AARHUS, case_id=str(aarhus.municipality_case.id)))
+    plan = plan_with_a_municipality_action(session, aarhus)
     login(aarhus.region_worker)
     response = client.get(f"/plans/{plan.id}/export.json")
     assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
@@ -779,6 +819,18 @@ def test_a_goal_is_changed_with_its_version_and_logged(client, login, session, a
     assert audit_rows(session, "plan.goal_changed")[-1].actor_id == aarhus.municipality_worker.id
     login(aarhus.citizen)
     assert client.get(path).status_code == 404
+
+
+def test_a_review_date_in_error_keeps_what_was_ticked(client, login, session, aarhus):
+    plan = start(session, aarhus)
+    login(aarhus.municipality_worker)
+    path = f"/plans/{plan.id}/review"
+    token = csrf_token(client, path)
+    refused = client.post(path, data={"csrf_token": token, "review_on": "2040-01-01", "reviewed": "1"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "error-summary" in page
+    assert 'id="reviewed" name="reviewed" value="1" checked' in page
+    assert session.get(Plan, plan.id).review_on != date(2040, 1, 1)
 
 
 def test_the_lead_hands_over_the_lead_and_with_it_the_reviews(client, login, session, aarhus):

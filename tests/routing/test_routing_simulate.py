@@ -40,6 +40,7 @@ def test_simulation_counts_moves(engine, registry):
     assert move.old_targets == ("municipality-751 (decides)",)
     assert move.new_targets == ("region-1082 (decides)",)
     assert move.rule_id == "aids-in-aarhus-go-to-region"
-    assert "in municipalities 751" in move.reason_en
+    assert "in municipalities 751" in move.reason_en == move.reason("en")
+    assert move.reason("da").startswith(("betingelsen", "gælder alle")) and "751" in move.reason("da")
     assert report.draft_version == "2-draft"
     assert "1 would go elsewhere" in report.to_text()

@@ -7,7 +7,8 @@ All in November 2026: Monday 2nd to Friday 27th; no public holidays in between.
   101 on Tue 3 10:00, accepted by 101 Thu 5 12:00, handed over again to Udbetaling
   Danmark Fri 6 09:00, accepted Tue 10 09:00, decided Fri 20. Misrouted.
 - B: filed Mon 2 09:00 at 461 (home-care v1), accepted Mon 2 15:00; target Mon 16,
-  limit Fri 20, suspended 7 days, decided Fri 20: meets both only thanks to the
+  limit Fri 20, suspended 5 working days, which moved them (as the cases service
+  does) to target Mon 23, limit Fri 27; decided Fri 20: meets both only thanks to the
   suspension.
 - C: filed Mon 2 09:00 at 461 (home-care v2), accepted Wed 4 09:00; target Mon 9,
   limit Mon 30; decided Thu 12: misses the target, meets the limit.
@@ -58,11 +59,11 @@ HANDOVERS_A = (
 CASE_B = CaseRow(
     id=2, request_id=2, filed_at=FILED, authority_id=M461, first_authority_id=M461,
     service_type="home-care", rule_id="home-care", rule_set_version=1, status="decided",
-    decided_at=t(20), target_due=date(2026, 11, 16), limit_due=date(2026, 11, 20),
+    decided_at=t(20), target_due=date(2026, 11, 23), limit_due=date(2026, 11, 27),
     events=(
         Event("opened", FILED, M461),
         Event("accepted", t(2, 15), M461),
-        Event("deadline_suspended", t(4), M461, {"days": 7, "reason": "waiting for a doctor's statement"}),
+        Event("deadline_suspended", t(4), M461, {"days": 5, "reason": "waiting for a doctor's statement"}),
         Event("decided", t(20), M461),
     ),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -82,15 +82,44 @@ def test_misrouting_rate_per_rule_and_rule_set_version():
     assert rates[("home-care", 1)].share == 0.5
 
 
-def test_deadlines_met_count_suspensions():
-    assert m.suspended_days(h.CASE_B) == 7
-    assert m.effective_deadlines(h.CASE_B) == (date(2026, 11, 23), date(2026, 11, 27))
-    assert m.deadlines_met(h.CASE_B) == (True, True)  # without the suspension: (False, True)
+def test_deadlines_met_use_the_deadlines_the_suspension_already_moved():
+    # B's deadlines (Mon 16, Fri 20) were moved by its suspension to Mon 23, Fri 27.
+    assert m.suspended_days(h.CASE_B) == 5
+    assert m.deadlines_met(h.CASE_B) == (True, True)
+    before_suspension = m.CaseRow(**{**h.CASE_B.__dict__, "target_due": date(2026, 11, 16),
+                                     "limit_due": date(2026, 11, 20)})
+    assert m.deadlines_met(before_suspension) == (False, True)
     assert m.deadlines_met(h.CASE_C) == (False, True)
     assert m.deadlines_met(h.CASE_A) == (True, True)
     assert m.deadlines_met(h.CASE_D) == (None, None)
-    unsuspended = m.CaseRow(**{**h.CASE_B.__dict__, "events": h.CASE_B.events[:2] + h.CASE_B.events[3:]})
-    assert m.deadlines_met(unsuspended) == (False, True)
+
+
+def test_a_suspension_is_not_counted_twice():
+    # Target Mon 9, suspended 5 working days: the cases service stored Mon 16.
+    case = m.CaseRow(
+        id=9, request_id=9, filed_at=h.FILED, authority_id=h.M461, first_authority_id=h.M461, status="decided",
+        decided_at=h.t(19), target_due=date(2026, 11, 16), limit_due=date(2026, 11, 30),
+        events=(m.Event("accepted", h.t(3), h.M461), m.Event("deadline_suspended", h.t(4), h.M461, {"days": 5}),
+                m.Event("decided", h.t(19), h.M461)),
+    )
+    assert m.deadlines_met(case) == (False, True)  # decided Thu 19, after Mon 16
+
+
+@pytest.mark.parametrize(
+    ("decided_at", "met"),
+    [
+        (datetime(2026, 6, 15, 21, 30, tzinfo=UTC), True),  # 23:30 in Denmark, on the target day
+        (datetime(2026, 6, 15, 23, 30, tzinfo=UTC), False),  # 01:30 on the 16th in Denmark
+        (datetime(2026, 1, 15, 22, 30, tzinfo=UTC), True),  # winter: 23:30 in Denmark
+        (datetime(2026, 1, 15, 23, 30, tzinfo=UTC), False),  # winter: 00:30 on the 16th
+    ],
+)
+def test_the_decision_day_is_the_date_in_denmark(decided_at, met):
+    target = decided_at.date()
+    case = m.CaseRow(id=9, request_id=9, filed_at=decided_at - timedelta(days=30), authority_id=h.M461,
+                     first_authority_id=h.M461, status="decided", decided_at=decided_at, target_due=target,
+                     limit_due=target)
+    assert m.deadlines_met(case) == (met, met)
 
 
 def test_backlog_ageing_and_stuck_cases():

@@ -3,14 +3,14 @@ the same figures through the SQL refresh and the daily aggregates."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from portal.models import Case, CaseEvent, Handover, Role, TargetMeasure
 from portal.models.stats import stats_case_facts, stats_daily
-from portal.services import stats
+from portal.services import cases, stats
 from portal.stats import measures as m
 from tests import factories
 from tests.stats import history as h
@@ -63,7 +63,7 @@ def test_facts_in_sql_match_the_python_measures(session, history):
         assert f.accepted_wd == m.working_days_to_acceptance(c, cal), c.id
         assert f.rejected_first == m.rejected_by_first(c), c.id
         assert (f.met_target, f.met_limit) == m.deadlines_met(c), c.id
-        assert (f.target_on, f.limit_on) == m.effective_deadlines(c), c.id
+        assert (f.target_on, f.limit_on) == (c.target_due, c.limit_due), c.id
         assert f.is_open == m.is_open(c), c.id
     counted = {hid: f for hid, f in facts.items() if f.counts_request}
     assert {h.CASES[hid - 1].request_id: f.lost_wd for hid, f in counted.items()} == h.WD_LOST_BY_REQUEST
@@ -71,6 +71,44 @@ def test_facts_in_sql_match_the_python_measures(session, history):
     assert facts[2].accepted_s == pytest.approx(6 * 3600, abs=1)
     assert facts[1].region_id is None and facts[6].region_id == h.REGION
     assert facts[2].region_id == "region-1083"  # Odense is in Region Syddanmark
+
+
+def test_a_suspension_the_cases_service_made_is_not_counted_twice(session):
+    # Target Mon 9 Nov; a suspension of 5 working days moves it to Mon 16; decided Thu 19.
+    citizen = factories.make_citizen(session)
+    request = factories.make_request(session, citizen, filed_at=h.FILED, filed_on=h.FILED.date())
+    case = factories.make_case(session, request, authority_id=h.M461, status="accepted", opened_at=h.FILED,
+                               target_due=date(2026, 11, 9), limit_due=date(2026, 11, 30))
+    worker = factories.make_staff(session, authority_id=h.M461)
+    cases.change_deadline(session, worker, case.id, kind="suspend", days=5, reason="Venter på lægeerklæring")
+    assert case.target_due == date(2026, 11, 16)
+    session.add(CaseEvent(case_id=case.id, kind="decided", at=h.t(19), authority_id=h.M461))
+    case.status, case.decided_at = "decided", h.t(19)
+    session.flush()
+    stats.refresh(session, as_of=h.t(20))
+    fact = session.execute(select(stats_case_facts).where(stats_case_facts.c.case_id == case.id)).one()
+    assert (fact.target_on, fact.limit_on) == (date(2026, 11, 16), date(2026, 12, 7))
+    assert (fact.met_target, fact.met_limit) == (False, True)
+
+
+@pytest.mark.parametrize(
+    ("decided_at", "decided_on", "met"),
+    [
+        (datetime(2026, 6, 15, 21, 30, tzinfo=UTC), date(2026, 6, 15), True),  # 23:30 Danish time
+        (datetime(2026, 6, 15, 23, 30, tzinfo=UTC), date(2026, 6, 16), False),  # 01:30 the next day
+        (datetime(2026, 1, 15, 23, 30, tzinfo=UTC), date(2026, 1, 16), False),  # winter: 00:30 the next day
+    ],
+)
+def test_the_decision_day_compared_with_the_target_is_the_date_in_denmark(session, decided_at, decided_on, met):
+    row = m.CaseRow(id=1, request_id=1, filed_at=decided_at - timedelta(days=20), authority_id=h.M461,
+                    first_authority_id=h.M461, service_type="home-care", status="decided", decided_at=decided_at,
+                    target_due=date(2026, decided_at.month, 15), limit_due=date(2026, decided_at.month, 15),
+                    events=(m.Event("decided", decided_at, h.M461),))
+    rows = insert_history(session, cases=(row,), handovers=())
+    stats.refresh(session, as_of=decided_at + timedelta(days=1))
+    fact = facts_by_history_id(session, rows)[1]
+    assert fact.decided_on == decided_on
+    assert (fact.met_target, fact.met_limit) == (met, met) == m.deadlines_met(row)
 
 
 def test_dashboard_figures_from_the_daily_aggregates(session, history):

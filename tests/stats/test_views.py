@@ -169,6 +169,14 @@ def test_public_results_need_no_login_and_hide_small_counts(client, session, coo
     assert coordinator.name not in html
 
 
+def test_public_results_show_the_citizens_answers_in_the_page_not_its_title(client, history):
+    html = client.get("/results", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+    assert "<table" not in title and len(title) < 100, title
+    main = html[html.index("<main"):html.index("</main>")]
+    assert 'id="instant-heading"' in main and 'id="satisfaction-heading"' in main
+
+
 def test_public_results_show_no_figure_below_the_minimum_count(client, app, session, history):
     app.config["STATS_MIN_COUNT"] = 10
     html = client.get("/results").get_data(as_text=True)
@@ -213,3 +221,22 @@ def test_benchmark_filters_answer_htmx_with_the_table_only(client, login, coordi
     assert "HX-Request" in response.headers["Vary"]
     assert "Aalborg" not in html  # Region Nordjylland is filtered out
     assert "Odense" in html
+
+
+def test_the_update_time_is_danish_local_time(client, login, coordinator, history):
+    """Refreshed at 09:00 UTC on 12 November: 10:00 in Copenhagen (CET, UTC+1)."""
+    html = client.get("/results", headers={"Accept-Language": "da"}).get_data(as_text=True)
+    assert "Senest opdateret 12.11.2026 10.00." in html and "UTC" not in html
+    login(coordinator)
+    html = client.get("/stats/", headers={"Accept-Language": "da"}).get_data(as_text=True)
+    assert "Opdateret 12.11.2026 10.00." in html and "09:00" not in html
+
+
+def test_the_cases_behind_a_figure_show_statuses_as_words_and_danish_dates(client, login, coordinator, history):
+    login(coordinator)
+    html = client.get("/stats/cases?period=2026-11-01", headers={"Accept-Language": "da"}).get_data(as_text=True)
+    cells = re.findall(r"<td>(.*?)</td>", html[html.index("<tbody>"):html.index("</tbody>")])
+    assert {"pending", "accepted", "in_progress", "awaiting_citizen", "decided", "closed"}.isdisjoint(cells)
+    assert {"Afventer", "Modtaget", "Under behandling", "Afventer borgeren", "Afgjort", "Lukket"} & set(cells)
+    assert not any(re.fullmatch(r"\d{4}-\d\d-\d\d", cell) for cell in cells)
+    assert any(re.fullmatch(r"\d{1,2}\. nov\. 2026", cell) for cell in cells)

@@ -12,11 +12,14 @@
     copy.removeAttribute("hx-trigger");
     elt.replaceWith(copy);
     var status = document.getElementById("plan-live-status");
+    var message = copy.getAttribute("data-stopped-message") || "";
     if (status) {
-      status.textContent = copy.getAttribute("data-stopped-message") || "";
+      status.textContent = message;
       status.classList.remove("visually-hidden");
       status.classList.add("notice", "notice-error");
     }
+    var announcer = document.getElementById("announcer");  // read out (see indgang.js)
+    if (announcer) { announcer.textContent = message; }
   });
 })();
 (function () {
