@@ -1,8 +1,9 @@
 """The ``indgang`` command: a Flask CLI group around ``create_app``.
 
-Commands: ``db upgrade``, ``authorities list``, ``demo load``, ``worker``, ``relay``
-and ``dev`` (web, worker and the development identity provider together). Other
-areas add their own groups through ``register``.
+Commands: ``db upgrade``, ``authorities list``, ``demo load``, ``worker``, ``relay``,
+``mailsink`` and ``dev`` (web, worker, the development identity provider and, with no
+SMTP server configured, the mail sink together). Other areas add their own groups
+through ``register``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def register(app: Flask) -> None:
     from portal.api.cli import api_group
     from portal.idp.cli import idp_command
 
-    for command in (db_group, authorities_group, demo_group, worker, relay_command, dev,
+    for command in (db_group, authorities_group, demo_group, worker, relay_command, mailsink, dev,
                     routing_group, idp_command, api_group):
         app.cli.add_command(command)
     from portal.plans.cli import plans_group
@@ -223,19 +224,52 @@ def _child_env() -> dict:
     return env
 
 
-@click.command("dev")
-@click.option("--port", default=5000, show_default=True)
-@click.option("--idp-port", default=5001, show_default=True)
+@click.command("mailsink")
+@click.option("--port", type=int, default=None, help="Default: SMTP_PORT.")
 @with_appcontext
-def dev(port: int, idp_port: int) -> None:
-    """Run web, worker and the development identity provider for one developer.
+def mailsink(port: int | None) -> None:
+    """Development only: accept e-mail on 127.0.0.1 and keep each message as a file in
+    the instance folder's ``mail/``, sending nothing on, so that a developer reads what
+    citizens and staff would get. ``indgang dev`` starts it when SMTP_HOST is not set."""
+    from datetime import UTC, datetime
+    from email import message_from_bytes
+    from email.policy import default
+    from pathlib import Path
 
-    With no REDIS_URL an embedded Redis starts here and the children share it.
-    """
-    env = _child_env()
-    env.setdefault("INDGANG_ENV", "development")
-    env.setdefault("BASE_URL", f"http://127.0.0.1:{port}")
-    env.setdefault("IDP_URL", f"http://127.0.0.1:{idp_port}")
+    if current_app.config.get("INDGANG_ENV") == "production":
+        raise click.ClickException("the mail sink is for development; production sends through SMTP_HOST")
+    try:
+        from aiosmtpd.controller import Controller
+    except ImportError:
+        raise click.ClickException("the mail sink needs aiosmtpd: pip install -e '.[dev]'") from None
+    folder = Path(current_app.instance_path) / "mail"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    class Keep:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+            path = folder / f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}.eml"
+            path.write_bytes(envelope.content)
+            subject = message_from_bytes(envelope.content, policy=default)["Subject"]
+            click.echo(f"mail to {', '.join(envelope.rcpt_tos)}: {subject} ({path})")
+            return "250 Message accepted"
+
+    port = port or int(current_app.config["SMTP_PORT"])
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    click.echo(f"development mail sink on 127.0.0.1:{port}, keeping messages in {folder}")
+    stopped = []
+    signal.signal(signal.SIGTERM, lambda *_: stopped.append(True))
+    try:
+        while not stopped:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+
+
+def dev_commands(port: int, idp_port: int, environ) -> dict[str, list[str]]:
+    """The processes ``indgang dev`` runs, by name."""
     py = sys.executable
     commands = {
         "web": [py, "-m", "flask", "--app", "portal:create_app", "run", "--port", str(port), "--no-reload"],
@@ -243,6 +277,26 @@ def dev(port: int, idp_port: int) -> None:
     }
     if "idp" in current_app.cli.commands:
         commands["idp"] = [py, "-m", "portal.cli", "idp", "--port", str(idp_port)]
+    if "SMTP_HOST" not in environ:  # no mail server of one's own: keep mail in files
+        commands["mail"] = [py, "-m", "portal.cli", "mailsink"]
+    return commands
+
+
+@click.command("dev")
+@click.option("--port", default=5000, show_default=True)
+@click.option("--idp-port", default=5001, show_default=True)
+@with_appcontext
+def dev(port: int, idp_port: int) -> None:
+    """Run web, worker, the development identity provider and, with no SMTP_HOST set,
+    the mail sink (``indgang mailsink``) for one developer.
+
+    With no REDIS_URL an embedded Redis starts here and the children share it.
+    """
+    env = _child_env()
+    env.setdefault("INDGANG_ENV", "development")
+    env.setdefault("BASE_URL", f"http://127.0.0.1:{port}")
+    env.setdefault("IDP_URL", f"http://127.0.0.1:{idp_port}")
+    commands = dev_commands(port, idp_port, os.environ)
     procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
     click.echo(f"Indgang runs on http://127.0.0.1:{port} (stop with Ctrl-C)")
     stopping = False
