@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request, session
+from flask import make_response, request, session
 from flask_babel import Babel
 from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFProtect
@@ -10,6 +10,21 @@ from flask_wtf.csrf import CSRFProtect
 babel = Babel()
 csrf = CSRFProtect()
 htmx = HTMX()
+
+
+def htmx_fragment(target: str) -> bool:
+    """Whether this is htmx asking for the element ``target`` alone (its ``HX-Target``).
+    Branch on the target, not on ``HX-Request``: htmx's history restore (the Back
+    button) sends ``HX-Request`` too, without a target, and must get the whole page."""
+    return bool(htmx) and htmx.target == target
+
+
+def vary_on_htmx(response):
+    """``response`` (anything a view may return) marked for caches as depending on the
+    htmx headers a view branches on, keeping any other ``Vary`` it has."""
+    response = make_response(response)
+    response.vary.update(("HX-Request", "HX-Target"))
+    return response
 
 
 def select_locale() -> str:

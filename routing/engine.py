@@ -297,24 +297,22 @@ class Unresolved:
     def __str__(self) -> str:
         return self.en
 
-    def text(self, locale: str) -> str:
-        return self.en if locale == "en" else self.da
-
 
 def resolve_target(to: str, municipality: Authority, snapshot: RegistrySnapshot) -> Authority | Unresolved:
     """The authority ``to`` points at for ``municipality`` on the snapshot's day, or
     why there is none."""
-    day = snapshot.day.isoformat()
     if to == RESIDENCE_MUNICIPALITY:
         return municipality
     if to == RESIDENCE_REGION:
         region = snapshot.region_by_municipality.get(municipality.id)
         if region is None:
+            day = snapshot.day.isoformat()
             return Unresolved(f"{municipality.name_da} belongs to no region on {day}",
                               f"{municipality.name_da} hører ikke til en region den {day}")
         return region
     authority = snapshot.get(to)
     if authority is None:
+        day = snapshot.day.isoformat()
         return Unresolved(f"authority {to!r} is not valid on {day}", f"myndigheden {to!r} er ikke gyldig den {day}")
     return authority
 

@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 
 from portal.auth import current_user, roles_required
 from portal.db import get_session
-from portal.extensions import htmx
+from portal.extensions import htmx_fragment, vary_on_htmx
 from portal.models import Role
 from portal.services import rule_sets as service
 from portal.services.deadlines import danish_today
@@ -243,7 +243,7 @@ def _date_arg(name: str, label: str, *, required: bool) -> tuple[date | None, li
 def _result(row, partial: str, **context):
     """The result alone for htmx, inside the full rule-set page otherwise (and for a
     history restore, which sends ``HX-Request`` but targets no result)."""
-    fragment = bool(htmx) and htmx.target == "result"
+    fragment = htmx_fragment("result")
     if fragment:
         response = make_response(render_template(partial, row=row, partial_only=True, **context))
     else:
@@ -261,6 +261,4 @@ def _result(row, partial: str, **context):
         )
     if context.get("errors") and not fragment:
         response.status_code = 422  # htmx swaps only 2xx answers: keep 200 for it
-    response.vary.add("HX-Request")
-    response.vary.add("HX-Target")
-    return response
+    return vary_on_htmx(response)

@@ -36,6 +36,14 @@ LOCALE_CHOSEN = "locale_chosen"
 POLL_HEADER = "X-Indgang-Poll"
 
 
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, to go to after a form (no open
+    redirect: not ``//host``, not a backslash browsers may read as one); else None."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
 def login_required(view: Callable) -> Callable:
     """Send anonymous visitors to the login page, then back.
 

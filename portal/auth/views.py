@@ -19,7 +19,14 @@ from flask import (
     url_for,
 )
 
-from portal.auth import LOCALE_CHOSEN, current_user, end_session, login_required, start_session
+from portal.auth import (
+    LOCALE_CHOSEN,
+    current_user,
+    end_session,
+    login_required,
+    safe_next,
+    start_session,
+)
 from portal.auth.providers import Provider, ProviderError, get_client, get_provider
 from portal.auth.sessions import now
 from portal.auth.tokens import TokenRejected, validate_id_token, validate_logout_token
@@ -46,12 +53,6 @@ LANDING = {
 
 def _base_url() -> str:
     return current_app.config["BASE_URL"].rstrip("/")
-
-
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
 
 
 def _landing(user) -> str:
@@ -95,7 +96,7 @@ def login(provider: str):
         pending.pop(min(pending, key=lambda s: pending[s]["at"]))
     pending[state] = {
         "provider": p.name, "nonce": nonce, "verifier": verifier,
-        "redirect_uri": redirect_uri, "next": _safe_next(request.args.get("next")), "at": t,
+        "redirect_uri": redirect_uri, "next": safe_next(request.args.get("next")), "at": t,
     }
     session["oidc_pending"] = pending
     return redirect(auth["url"])
@@ -222,7 +223,7 @@ def stay():
     the request itself counts as activity. 204 for htmx; back to the page without it."""
     if htmx:
         return "", 204
-    return redirect(_safe_next(request.form.get("next")) or url_for("main.index"), code=303)
+    return redirect(safe_next(request.form.get("next")) or url_for("main.index"), code=303)
 
 
 @bp.get("/logged-out")

@@ -15,7 +15,6 @@ from flask import (
     abort,
     flash,
     g,
-    make_response,
     redirect,
     render_template,
     request,
@@ -27,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.auth import current_user, roles_required
 from portal.db import get_session
-from portal.extensions import htmx
+from portal.extensions import htmx_fragment, vary_on_htmx
 from portal.models import Authority, CaseStatus, EventKind, Role
 from portal.services import cases, filing
 from portal.services.cases import CITIZEN_TEXT, STATUS_LABEL
@@ -95,11 +94,8 @@ def inbox():
     table. Branching on the target, not on ``HX-Request`` alone: htmx's history
     restore (the Back button) sends ``HX-Request`` too, and must get the page."""
     page = cases.inbox(get_session(), current_user, _filters())
-    partial = htmx and htmx.target == "inbox-results"
-    template = "caseworker/_inbox_results.html" if partial else "caseworker/inbox.html"
-    response = make_response(render_template(template, page=page, statuses=list(CaseStatus)))
-    response.headers["Vary"] = "HX-Request, HX-Target"
-    return response
+    template = "caseworker/_inbox_results.html" if htmx_fragment("inbox-results") else "caseworker/inbox.html"
+    return vary_on_htmx(render_template(template, page=page, statuses=list(CaseStatus)))
 
 
 @bp.get("/<int:case_id>")

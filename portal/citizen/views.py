@@ -15,7 +15,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -27,7 +26,7 @@ from flask_babel import gettext as _
 
 from portal.auth import current_user, login_required, roles_required
 from portal.db import get_session
-from portal.extensions import htmx
+from portal.extensions import htmx_fragment, vary_on_htmx
 from portal.models import RequestStatus, Role, User
 from portal.services import attachments as attachment_service
 from portal.services import catalogue as catalogue_service
@@ -56,12 +55,6 @@ def _own_request(request_id: int):
         return filing.own_request(get_session(), current_user, request_id)
     except filing.RequestNotFound:
         abort(404)
-
-
-def _with_vary(response):
-    response = make_response(response)
-    response.headers.add("Vary", "HX-Request, HX-Target")
-    return response
 
 
 # --- the catalogue ----------------------------------------------------------------------
@@ -380,9 +373,9 @@ def receipt(request_id: int):
         "display": filing.display_answer,
         "locale": _locale(),
     }
-    if htmx and htmx.target == "request-status":
-        return _with_vary(render_template("citizen/_request_status.html", **context))
-    return _with_vary(render_template("citizen/receipt.html", **context))
+    if htmx_fragment("request-status"):
+        return vary_on_htmx(render_template("citizen/_request_status.html", **context))
+    return vary_on_htmx(render_template("citizen/receipt.html", **context))
 
 
 # --- the overview and cases -----------------------------------------------------------
@@ -399,9 +392,9 @@ def overview():
         "locale": _locale(),
     }
     context["polling"] = any(s.in_progress for s in context["filed"])
-    if htmx and htmx.target == "my-requests":
-        return _with_vary(render_template("citizen/_overview_requests.html", **context))
-    return _with_vary(render_template("citizen/overview.html", **context))
+    if htmx_fragment("my-requests"):
+        return vary_on_htmx(render_template("citizen/_overview_requests.html", **context))
+    return vary_on_htmx(render_template("citizen/overview.html", **context))
 
 
 def _own_case(case_id: int):

@@ -14,7 +14,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -25,7 +24,7 @@ from flask_babel import gettext as _
 
 from portal.auth import current_user, roles_required
 from portal.db import get_session
-from portal.extensions import htmx
+from portal.extensions import htmx_fragment, vary_on_htmx
 from portal.models import Authority, Role
 from portal.services import coordination, decisions, surveys
 from portal.services.filing import RequestNotFound, own_request
@@ -37,12 +36,6 @@ STAFF = (Role.CASEWORKER, Role.TEAM_LEAD)
 
 def _locale() -> str:
     return str(get_locale() or "da")
-
-
-def _vary(response):
-    response = make_response(response)
-    response.headers.add("Vary", "HX-Request, HX-Target")
-    return response
 
 
 def _min_count() -> int:
@@ -133,9 +126,9 @@ def decision(request_id: int):
         req = own_request(get_session(), current_user, request_id)
     except RequestNotFound:
         abort(404)
-    if not (htmx and htmx.target == "instant-decision"):
-        return _vary(redirect(url_for("citizen.receipt", request_id=req.id), code=303))
-    return _vary(render_template("feedback/_decision.html", req=req, locale=_locale()))
+    if not htmx_fragment("instant-decision"):
+        return vary_on_htmx(redirect(url_for("citizen.receipt", request_id=req.id), code=303))
+    return vary_on_htmx(render_template("feedback/_decision.html", req=req, locale=_locale()))
 
 
 # --- citizens: how did it go? -----------------------------------------------------------------

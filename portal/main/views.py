@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import RequestRedirect
 
-from portal.auth import LOCALE_CHOSEN, current_user
+from portal.auth import LOCALE_CHOSEN, current_user, safe_next
 from portal.db import get_session
 from portal.services import accounts
 
@@ -73,8 +73,5 @@ def _page_for(target: str | None) -> str | None:
 
 
 def _safe_next() -> str | None:
-    """A ``next`` target only if it is a path on this site (no open redirect)."""
-    target = request.values.get("next") or ""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """The request's ``next``, if it is a path on this site."""
+    return safe_next(request.values.get("next"))

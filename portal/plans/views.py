@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from portal.auth import current_user, login_required
 from portal.db import get_session
-from portal.extensions import htmx
+from portal.extensions import htmx_fragment, vary_on_htmx
 from portal.models import ActionStatus, Authority, Role, User
 from portal.plans.chart import progress_chart
 from portal.services import plans as svc
@@ -92,11 +92,6 @@ def _version() -> int:
 
 def _poll_seconds() -> int:
     return int(current_app.config.get("PLAN_POLL_SECONDS", 5))
-
-
-def _vary(response):
-    response.headers["Vary"] = "HX-Request, HX-Target"
-    return response
 
 
 # --- list and start -----------------------------------------------------------------
@@ -170,13 +165,13 @@ def live(plan_id: int):
     session = get_session()
     since = request.args.get("since", type=int) or 0
     changed = svc.changed_since(session, current_user, plan_id, since)  # refuses like the page
-    if not (htmx and htmx.target == "plan-live"):
-        return _vary(redirect(url_for("plans.show", plan_id=plan_id), code=303))
+    if not htmx_fragment("plan-live"):
+        return vary_on_htmx(redirect(url_for("plans.show", plan_id=plan_id), code=303))
     if not changed:
-        return _vary(current_app.response_class(status=204))
+        return vary_on_htmx(current_app.response_class(status=204))
     view = svc.view_plan(session, current_user, plan_id)
     html = render_template("plans/_live.html", view=view, poll_seconds=_poll_seconds(), from_poll=True)
-    return _vary(current_app.response_class(html))
+    return vary_on_htmx(current_app.response_class(html))
 
 
 @bp.get("/<int:plan_id>/print")

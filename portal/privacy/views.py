@@ -64,7 +64,7 @@ def _labels():
 @citizen_only
 def access():
     # The service gives the export's ISO strings; the page shows Danish local time.
-    log = [{**row, "at": datetime.fromisoformat(row["at"])} for row in privacy.access_log(get_session(), current_user)]
+    log = with_times(privacy.access_log(get_session(), current_user))
     config = current_app.config
     return render_template("privacy/access.html", log=log, kept_years=config["AUDIT_RETENTION_DAYS"] // 365,
                            data_days=config["RETENTION_DAYS"], draft_days=config["DRAFT_RETENTION_DAYS"])

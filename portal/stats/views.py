@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from portal.auth import current_user, roles_required
 from portal.db import get_session
-from portal.extensions import htmx
+from portal.extensions import htmx_fragment, vary_on_htmx
 from portal.models import Authority, AuthorityKind, Role, ServiceType, Target, TargetMeasure
 from portal.services import stats
 from portal.services.deadlines import danish_today
@@ -186,15 +186,6 @@ def _query(**changes) -> dict:
     return args
 
 
-def _vary(response: Response) -> Response:
-    response.headers["Vary"] = "HX-Request, HX-Target"
-    return response
-
-
-def _wants_partial(target: str) -> bool:
-    return bool(htmx) and request.headers.get("HX-Target") == target
-
-
 # --- dashboard --------------------------------------------------------------------------------------
 
 
@@ -209,8 +200,8 @@ def dashboard():
     targets = stats.target_statuses(session, stats.active_targets(session))
     context = _dashboard_context(board, filters, errors, values)
     context["statuses"] = targets
-    template = "stats/_results.html" if _wants_partial("stats-results") else "stats/dashboard.html"
-    return _vary(Response(render_template(template, **context)))
+    template = "stats/_results.html" if htmx_fragment("stats-results") else "stats/dashboard.html"
+    return vary_on_htmx(Response(render_template(template, **context)))
 
 
 def _dashboard_context(board: stats.Dashboard, filters: stats.Filters, errors: dict, values: dict) -> dict:
@@ -292,8 +283,8 @@ def benchmark():
         return _csv("benchmark", ["rank", "authority", "count", "value", "p90"],
                     [[r.rank, r.name, r.count if r.value is not None else "", _csv_value(r.value, share), r.p90] for r in rows])
     values["measure"] = measure
-    template = "stats/_benchmark_table.html" if _wants_partial("benchmark-results") else "stats/benchmark.html"
-    return _vary(Response(render_template(
+    template = "stats/_benchmark_table.html" if htmx_fragment("benchmark-results") else "stats/benchmark.html"
+    return vary_on_htmx(Response(render_template(
         template, rows=rows, measure=measure, share=share, measure_labels=MEASURE_LABELS, values=values,
         errors=errors, error_title=bool(errors), choices=_choices(), number=_number, percent=_percent,
         min_count=_min_count(), query=_query,
@@ -420,8 +411,8 @@ def _table_page(name: str, template: str, partial: str):
         context.update(pairs=pairs, total=total)
     else:
         context["rules"] = stats.misrouting_by_rule(session, filters)
-    chosen = partial if _wants_partial("table-results") else template
-    return _vary(Response(render_template(chosen, **context)))
+    chosen = partial if htmx_fragment("table-results") else template
+    return vary_on_htmx(Response(render_template(chosen, **context)))
 
 
 EXPORTS = ("periods", "regions", "services", "distribution", "handovers", "rules", "backlog", "stuck")
