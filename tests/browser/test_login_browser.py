@@ -63,7 +63,7 @@ def test_provider_login_page_passes_axe_in_english(stack_factory, browser):  # n
         assert page.get_by_role("heading", name="Log in as a demo person").is_visible()
         assert_accessible(page)
         page.get_by_role("button", name="Jonas Lund").click()
-        page.wait_for_url(stack.portal.url + "/auth/callback/dev*")
+        page.wait_for_url(stack.portal.url + "/auth/refused")
         assert page.locator("h1").inner_text() == "Your login is not secure enough"
         assert_accessible(page)
     finally:
