@@ -38,10 +38,11 @@ def register(app: Flask) -> None:
     """Attach the commands to ``app`` (so ``flask --app portal`` has them too)."""
     from portal.admin.cli import routing_group
     from portal.api.cli import api_group
+    from portal.auth.check import oidc_group
     from portal.idp.cli import idp_command
 
     for command in (db_group, authorities_group, demo_group, worker, relay_command, mailsink, dev,
-                    routing_group, idp_command, api_group):
+                    routing_group, idp_command, api_group, oidc_group):
         app.cli.add_command(command)
     from portal.plans.cli import plans_group
 
