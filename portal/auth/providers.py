@@ -12,7 +12,8 @@
     kind            "citizen", "staff", or "mixed" (staff when the roles claim has a
                     known staff role, else citizen; for the development provider)
     scope           default "openid profile"
-    claims          claim names: loa, municipality, roles, authority, name, email
+    claims          claim names: loa, municipality, roles, authority, name, email,
+                    birthdate, person_id (what the residence lookup is asked about)
     role_map        provider role value -> portal role (caseworker, team_lead,
                     coordinator, administrator); default maps those names to themselves
     userinfo        read the userinfo endpoint when discovery names one (default true);
@@ -45,6 +46,8 @@ DEFAULT_CLAIMS = {
     "name": "name",
     "email": "email",
     "birthdate": "birthdate",  # OpenID Connect's standard claim, YYYY-MM-DD
+    # What the residence lookup is asked about (RESIDENCE_LOOKUP=http), e.g. a CPR claim.
+    "person_id": "sub",
 }
 STAFF_ROLES = ("administrator", "coordinator", "team_lead", "caseworker")  # precedence
 KINDS = ("citizen", "staff", "mixed")
@@ -184,6 +187,9 @@ def init_app(app: Flask) -> None:
             client_auth_methods=[PrivateKeyJWT()] if p.private_key else None,
         )
     app.extensions["oidc_providers"] = providers
+    from portal.auth.residence import build_lookup
+
+    app.extensions["residence_lookup"] = build_lookup(app.config)
     app.extensions["oidc_oauth"] = oauth
 
 

@@ -30,6 +30,7 @@ from portal.auth import (
     start_session,
 )
 from portal.auth.providers import Provider, ProviderError, get_client, get_provider
+from portal.auth.residence import LookupFailed
 from portal.auth.sessions import now
 from portal.auth.tokens import (
     TokenRejected,
@@ -214,7 +215,10 @@ def callback(provider: str):
     except TokenRejected as exc:
         return _failed(provider, exc.reason, oauth_error=exc.oauth_error, clean=True)
 
-    identity = _identity(p, claims)
+    try:
+        identity = _identity(p, claims)
+    except LookupFailed as exc:  # the residence-data service did not answer
+        return _failed(provider, exc.reason, 503, clean=True)
     # A language chosen in this browser before logging in becomes the person's own.
     chosen = session.get("locale") if session.get(LOCALE_CHOSEN) else None
     try:
@@ -262,9 +266,12 @@ def _identity(p: Provider, claims: dict) -> accounts.Identity:
         value = claims.get(p.claim(name))
         return value if isinstance(value, str) and value else None
 
-    municipality = claims.get(p.claim("municipality"))
-    if isinstance(municipality, int):
-        municipality = f"{municipality:03d}"
+    staff_role = p.map_role(claims.get(p.claim("roles")))
+    municipality = None
+    if p.kind == "citizen" or (p.kind == "mixed" and not staff_role):
+        # Raises LookupFailed; None when nobody knows where the person lives.
+        municipality = current_app.extensions["residence_lookup"].municipality_code(
+            claims.get(p.claim("person_id")), claims.get(p.claim("municipality")))
     return accounts.Identity(
         issuer=p.issuer,
         subject=claims["sub"],
@@ -273,8 +280,8 @@ def _identity(p: Provider, claims: dict) -> accounts.Identity:
         name=text("name") or "",
         email=text("email"),
         loa=text("loa"),
-        municipality_code=municipality if isinstance(municipality, str) and municipality else None,
-        staff_role=p.map_role(claims.get(p.claim("roles"))),
+        municipality_code=municipality,
+        staff_role=staff_role,
         authority_id=text("authority"),
         birth_date=birth_date(claims.get(p.claim("birthdate"))),
     )

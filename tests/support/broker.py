@@ -31,6 +31,8 @@ ACCOUNTS = {
     "c2f1a8d0-broker-karen": {"name": "Karen Broker Jensen", "municipality_code": "461"},
     "9b7e3c11-broker-ole": {"name": "Ole Broker Hansen", "municipality_code": "751"},
     "5d0f2e77-broker-nowhere": {"name": "Nina Uden Kommune", "municipality_code": "999"},
+    # the residence-data server of tests/auth/test_residence_lookup.py answers her slowly
+    "person-slow": {"name": "Sofie Langsom", "municipality_code": "461"},
 }
 
 
