@@ -20,6 +20,9 @@ def test_citizen_logs_in_lands_on_overview_logs_out_and_old_cookie_is_dead(
     try:
         page.goto(stack.portal.url + "/login")
         assert_accessible(page)
+        # The provider's button stands alone: no list bullet before it.
+        assert page.locator(".provider-list li").first.evaluate(
+            "li => getComputedStyle(li).listStyleType") == "none"
         page.get_by_role("link", name="Demo").click()
         page.wait_for_url(stack.idp.url + "/authorize*")
 
