@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test setup translations lint bench clean
+.PHONY: run test setup translations lint bench clean test-support
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Indgang needs Python 3.11 or newer"'
@@ -27,7 +27,15 @@ run: setup
 	$(BIN)/indgang demo load
 	$(BIN)/indgang dev --port $(PORT)
 
-test: setup
+# panva's oidc-provider for the login tests (tests/support/oidc_provider), pinned by
+# its package-lock.json; the tests' fixture runs the same when it is missing.
+OIDC_PROVIDER := tests/support/oidc_provider
+$(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package-lock.json
+	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error
+
+test-support: $(OIDC_PROVIDER)/node_modules/.package-lock.json
+
+test: setup test-support
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup

@@ -8,6 +8,7 @@ through ``register``.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -37,10 +38,11 @@ def register(app: Flask) -> None:
     """Attach the commands to ``app`` (so ``flask --app portal`` has them too)."""
     from portal.admin.cli import routing_group
     from portal.api.cli import api_group
+    from portal.auth.check import oidc_group
     from portal.idp.cli import idp_command
 
     for command in (db_group, authorities_group, demo_group, worker, relay_command, mailsink, dev,
-                    routing_group, idp_command, api_group):
+                    routing_group, idp_command, api_group, oidc_group):
         app.cli.add_command(command)
     from portal.plans.cli import plans_group
 
@@ -268,27 +270,51 @@ def mailsink(port: int | None) -> None:
         controller.stop()
 
 
-def dev_commands(port: int, idp_port: int, environ) -> dict[str, list[str]]:
-    """The processes ``indgang dev`` runs, by name."""
+def uses_dev_idp(environ, idp_url: str) -> bool:
+    """Whether the portal started with ``environ`` logs in through the development
+    identity provider at ``idp_url``: with no OIDC_PROVIDERS (then it is the only
+    provider), or when one of them has that issuer."""
+    if not environ.get("OIDC_PROVIDERS"):
+        return True
+    try:
+        entries = json.loads(environ["OIDC_PROVIDERS"])
+    except ValueError:
+        return False  # the portal itself will say what is wrong with the setting
+    return any(isinstance(e, dict) and str(e.get("issuer", "")).rstrip("/") == idp_url.rstrip("/")
+               for e in entries or [])
+
+
+def dev_commands(port: int, idp_port: int, environ, smtp_port: int | None = None) -> dict[str, list[str]]:
+    """The processes ``indgang dev`` runs, by name: the development identity provider
+    only when the portal logs in through it, the mail sink only when no SMTP_HOST is
+    set (then on ``smtp_port``, default SMTP_PORT)."""
     py = sys.executable
     commands = {
         "web": [py, "-m", "flask", "--app", "portal:create_app", "run", "--port", str(port), "--no-reload"],
         "worker": [py, "-m", "portal.cli", "worker"],
     }
-    if "idp" in current_app.cli.commands:
+    idp_url = environ.get("IDP_URL") or f"http://127.0.0.1:{idp_port}"
+    if "idp" in current_app.cli.commands and uses_dev_idp(environ, idp_url):
         commands["idp"] = [py, "-m", "portal.cli", "idp", "--port", str(idp_port)]
     if "SMTP_HOST" not in environ:  # no mail server of one's own: keep mail in files
-        commands["mail"] = [py, "-m", "portal.cli", "mailsink"]
+        sink_port = smtp_port or int(environ.get("SMTP_PORT") or current_app.config["SMTP_PORT"])
+        commands["mail"] = [py, "-m", "portal.cli", "mailsink", "--port", str(sink_port)]
     return commands
 
 
 @click.command("dev")
-@click.option("--port", default=5000, show_default=True)
-@click.option("--idp-port", default=5001, show_default=True)
+@click.option("--port", default=5000, show_default=True, envvar="INDGANG_PORT",
+              help="The portal's port (or INDGANG_PORT).")
+@click.option("--idp-port", default=5001, show_default=True, envvar="INDGANG_IDP_PORT",
+              help="The development identity provider's port, when it is used (or INDGANG_IDP_PORT).")
+@click.option("--smtp-port", type=int, default=None, envvar="SMTP_PORT",
+              help="The mail sink's port, when it is used (default SMTP_PORT, 8025).")
 @with_appcontext
-def dev(port: int, idp_port: int) -> None:
-    """Run web, worker, the development identity provider and, with no SMTP_HOST set,
-    the mail sink (``indgang mailsink``) for one developer.
+def dev(port: int, idp_port: int, smtp_port: int | None) -> None:
+    """Run web, worker and, when they are used, the development identity provider
+    (no OIDC_PROVIDERS, or one with its issuer) and the mail sink (no SMTP_HOST set,
+    ``indgang mailsink``), for one developer. Every port can be set, so that two
+    instances run side by side on one host.
 
     With no REDIS_URL an embedded Redis starts here and the children share it.
     """
@@ -296,7 +322,9 @@ def dev(port: int, idp_port: int) -> None:
     env.setdefault("INDGANG_ENV", "development")
     env.setdefault("BASE_URL", f"http://127.0.0.1:{port}")
     env.setdefault("IDP_URL", f"http://127.0.0.1:{idp_port}")
-    commands = dev_commands(port, idp_port, os.environ)
+    commands = dev_commands(port, idp_port, os.environ, smtp_port)
+    if "mail" in commands:  # the worker sends to the sink on the port it listens on
+        env["SMTP_PORT"] = commands["mail"][-1]
     procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
     click.echo(f"Indgang runs on http://127.0.0.1:{port} (stop with Ctrl-C)")
     stopping = False

@@ -76,6 +76,12 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         # The development identity provider, used when OIDC_PROVIDERS is unset
         # outside production (``indgang idp``).
         "IDP_URL": env.get("IDP_URL") or None,
+        # Who says where a citizen lives (portal/auth/residence.py): "claim" (the
+        # provider's municipality claim) or "http" (a residence-data service).
+        "RESIDENCE_LOOKUP": env.get("RESIDENCE_LOOKUP", "claim"),
+        "RESIDENCE_LOOKUP_URL": env.get("RESIDENCE_LOOKUP_URL") or None,
+        "RESIDENCE_LOOKUP_TIMEOUT": env.get("RESIDENCE_LOOKUP_TIMEOUT", "5"),
+        "RESIDENCE_LOOKUP_TOKEN": env.get("RESIDENCE_LOOKUP_TOKEN") or None,
         "OIDC_MIN_LOA": env.get(
             "OIDC_MIN_LOA", "https://data.gov.dk/concept/core/nsis/loa/Substantial"
         ),

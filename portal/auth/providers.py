@@ -12,9 +12,15 @@
     kind            "citizen", "staff", or "mixed" (staff when the roles claim has a
                     known staff role, else citizen; for the development provider)
     scope           default "openid profile"
-    claims          claim names: loa, municipality, roles, authority, name, email
+    claims          claim names: loa, municipality, roles, authority, name, email,
+                    birthdate, person_id (what the residence lookup is asked about)
     role_map        provider role value -> portal role (caseworker, team_lead,
                     coordinator, administrator); default maps those names to themselves
+    userinfo        read the userinfo endpoint when discovery names one (default true);
+                    its claims are merged under the ID token's (see docs/login.md)
+    min_loa         the level a citizen must have logged in with (default OIDC_MIN_LOA)
+    acr_values      what to send as ``acr_values`` (default: min_loa for citizen and
+                    mixed providers, nothing for staff; "" sends nothing)
 
 With no providers configured outside production, the development identity provider
 at ``IDP_URL`` (default http://127.0.0.1:5001) is used.
@@ -40,13 +46,25 @@ DEFAULT_CLAIMS = {
     "name": "name",
     "email": "email",
     "birthdate": "birthdate",  # OpenID Connect's standard claim, YYYY-MM-DD
+    # What the residence lookup is asked about (RESIDENCE_LOOKUP=http), e.g. a CPR claim.
+    "person_id": "sub",
 }
 STAFF_ROLES = ("administrator", "coordinator", "team_lead", "caseworker")  # precedence
 KINDS = ("citizen", "staff", "mixed")
 
 
 class ProviderError(RuntimeError):
-    """A provider cannot be used (unknown, misconfigured, or its discovery is wrong)."""
+    """A provider cannot be used (unknown, misconfigured, or its discovery is wrong).
+
+    ``reason`` is a short code for logs and audit rows; for ``issuer_mismatch``,
+    ``configured`` and ``discovered`` hold the two issuers (public URLs)."""
+
+    def __init__(self, message: str, reason: str = "provider_unavailable",
+                 configured: str | None = None, discovered: str | None = None):
+        super().__init__(message)
+        self.reason = reason
+        self.configured = configured
+        self.discovered = discovered
 
 
 @dataclass
@@ -61,6 +79,18 @@ class Provider:
     scope: str = "openid profile"
     claims: dict = field(default_factory=dict)
     role_map: dict = field(default_factory=dict)
+    userinfo: bool = True
+    min_loa: str | None = None
+    acr_values: str | None = None
+
+    def required_loa(self, default: str) -> str:
+        return self.min_loa or default
+
+    def acr_values_for(self, default_loa: str) -> str | None:
+        """The ``acr_values`` of the authorization request, or None to send none."""
+        if self.acr_values is not None:
+            return self.acr_values or None
+        return None if self.kind == "staff" else self.required_loa(default_loa)
 
     @property
     def auth_method(self) -> str:
@@ -111,6 +141,9 @@ def parse_providers(entries: list[dict]) -> dict[str, Provider]:
             scope=entry.get("scope", "openid profile"),
             claims=dict(entry.get("claims") or {}),
             role_map=dict(entry.get("role_map") or {}),
+            userinfo=bool(entry.get("userinfo", True)),
+            min_loa=entry.get("min_loa") or None,
+            acr_values=entry.get("acr_values"),
         )
     return providers
 
@@ -154,6 +187,9 @@ def init_app(app: Flask) -> None:
             client_auth_methods=[PrivateKeyJWT()] if p.private_key else None,
         )
     app.extensions["oidc_providers"] = providers
+    from portal.auth.residence import build_lookup
+
+    app.extensions["residence_lookup"] = build_lookup(app.config)
     app.extensions["oidc_oauth"] = oauth
 
 
@@ -174,12 +210,20 @@ def get_client(provider: Provider):
     try:
         metadata = client.load_server_metadata()
     except Exception as exc:  # network, JSON or HTTP status errors
-        raise ProviderError(f"discovery failed for {provider.name}: {exc.__class__.__name__}")
-    if metadata.get("issuer") != provider.issuer:
-        # Forget the metadata so a corrected provider is read again next time.
+        raise ProviderError(f"discovery failed for {provider.name}: {exc.__class__.__name__}",
+                            reason="discovery_failed")
+    discovered = metadata.get("issuer")
+    if discovered != provider.issuer:
+        # Forget the metadata so a corrected provider is read again next time (after
+        # taking the issuer it named for the message).
         client.server_metadata.clear()
+        hint = ""
+        if isinstance(discovered, str) and discovered.rstrip("/") == provider.issuer.rstrip("/"):
+            hint = " (they differ only in a trailing slash: configure the issuer exactly as discovered)"
         raise ProviderError(
-            f"discovery of {provider.name} names issuer {metadata.get('issuer')!r}, "
-            f"configured {provider.issuer!r}"
+            f"discovery of {provider.name} names issuer {discovered!r}, "
+            f"configured {provider.issuer!r}{hint}",
+            reason="issuer_mismatch", configured=provider.issuer,
+            discovered=discovered if isinstance(discovered, str) else None,
         )
     return client

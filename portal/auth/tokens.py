@@ -20,9 +20,10 @@ BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 class TokenRejected(Exception):
     """A token failed validation; ``reason`` says which check (safe to log)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, oauth_error: str | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.oauth_error = oauth_error
 
 
 def _verify_signature(token: str, fetch_jwks: Callable[[bool], dict]) -> dict:
@@ -138,3 +139,19 @@ def validate_logout_token(
     if not first_use(jti, max(expires, now) + LEEWAY):
         raise TokenRejected("replayed_jti")
     return claims
+
+
+def merge_userinfo(id_claims: dict, userinfo: dict | None) -> dict:
+    """The ID token's claims with the userinfo response's added under them.
+
+    Providers put profile claims (``name`` and the like) only at userinfo; the ID
+    token is signed and wins for every claim it carries. The userinfo ``sub`` must
+    be the ID token's (OpenID Connect Core 1.0 §5.3.2). Raises ``TokenRejected``.
+    """
+    if userinfo is None:
+        return id_claims
+    if not isinstance(userinfo, dict):
+        raise TokenRejected("userinfo_malformed")
+    if userinfo.get("sub") != id_claims.get("sub"):
+        raise TokenRejected("userinfo_sub_mismatch")
+    return {**userinfo, **id_claims}

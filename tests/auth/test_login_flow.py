@@ -59,7 +59,7 @@ def test_discovery_with_another_issuer_does_not_start_login(stack_factory):
     assert r.status_code == 503
     assert "Location" not in r.headers
     rows = stack.audit_rows("login_failed")
-    assert rows[-1].details == {"provider": "dev", "reason": "provider_unavailable"}
+    assert rows[-1].details == {"provider": "dev", "reason": "issuer_mismatch"}
 
 
 def test_trailing_slash_in_configured_issuer_is_a_mismatch(stack_factory):
@@ -91,7 +91,7 @@ def test_cancel_at_the_provider_logs_nobody_in(stack):
     r = browser.post(page.url, data={"csrf_token": csrf_from(page.text), "cancel": "1"},
                      timeout=10)
     assert r.status_code == 200
-    assert urlparse(r.url).path == "/auth/callback/dev"
+    assert urlparse(r.url).path == "/auth/cancelled"  # a clean address, no ?code=&state=
     assert browser.get(f"{stack.portal.url}/mine", timeout=10).url.startswith(
         f"{stack.portal.url}/login")
 

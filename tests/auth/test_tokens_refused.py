@@ -44,7 +44,7 @@ def test_bad_id_token_refuses_login_with_audit_row(stack, fault, caplog):
     caplog.set_level(logging.INFO)
     browser, answer = stack.login("karen-odense")
     assert answer.status_code == 400
-    assert urlparse(answer.url).path == "/auth/callback/dev"
+    assert urlparse(answer.url).path == "/auth/failed"  # a clean address, no ?code=&state=
     # No session: the overview sends the visitor to the login page.
     mine = browser.get(f"{stack.portal.url}/mine", timeout=10)
     assert urlparse(mine.url).path == "/login"

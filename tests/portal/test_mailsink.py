@@ -45,3 +45,57 @@ def test_the_mail_sink_keeps_each_message_as_a_file(tmp_path):
         out, _ = sink.communicate(timeout=10)
     assert sink.returncode == 0
     assert "mail to borger@test: Din sag IG-1" in out
+
+
+def test_dev_starts_the_development_provider_only_when_the_portal_uses_it(app):
+    broker = '[{"name": "mitid", "issuer": "https://broker.example/", "client_id": "c", "client_secret": "s"}]'
+    both = ('[{"name": "mitid", "issuer": "https://broker.example/", "client_id": "c", "client_secret": "s"},'
+            ' {"name": "dev", "issuer": "http://127.0.0.1:6001", "client_id": "c", "client_secret": "s"}]')
+    with app.app_context():
+        assert "idp" in dev_commands(5000, 5001, {})
+        assert "idp" not in dev_commands(5000, 5001, {"OIDC_PROVIDERS": broker})
+        assert "idp" in dev_commands(5000, 6001, {"OIDC_PROVIDERS": both})
+        assert "idp" not in dev_commands(5000, 5001, {"OIDC_PROVIDERS": both})
+
+
+def test_every_port_of_dev_can_be_set(app):
+    with app.app_context():
+        commands = dev_commands(6000, 6001, {}, smtp_port=6025)
+        assert commands["web"][-3:] == ["--port", "6000", "--no-reload"]
+        assert commands["idp"][-2:] == ["--port", "6001"]
+        assert commands["mail"][-2:] == ["--port", "6025"]
+        assert dev_commands(6000, 6001, {"SMTP_PORT": "7025"})["mail"][-1] == "7025"
+
+
+def test_two_dev_instances_run_side_by_side(tmp_path):
+    """Two ``indgang dev`` on one host, each with its own ports, both serve."""
+    import requests
+
+    procs = []
+    try:
+        for n in range(2):
+            port, idp_port, smtp_port = free_port(), free_port(), free_port()
+            folder = tmp_path / f"i{n}"
+            folder.mkdir()
+            env = {k: v for k, v in os.environ.items() if k not in ("SMTP_HOST", "OIDC_PROVIDERS", "REDIS_URL")}
+            env.update(DATABASE_URL=f"sqlite:///{folder / 'x.db'}", INDGANG_INSTANCE_PATH=str(folder),
+                       SECRET_KEY="test", INDGANG_ENV="development")
+            procs.append((subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "portal.cli", "dev", "--port", str(port), "--idp-port", str(idp_port),
+                 "--smtp-port", str(smtp_port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True), port, idp_port))
+        for proc, port, idp_port in procs:
+            wait_for(lambda port=port: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok,
+                     timeout=60, message="the portal")
+            wait_for(lambda idp_port=idp_port: requests.get(
+                f"http://127.0.0.1:{idp_port}/.well-known/openid-configuration", timeout=2).ok,
+                timeout=60, message="the development provider")
+            assert proc.poll() is None
+    finally:
+        for proc, _, _ in procs:
+            proc.terminate()
+        for proc, _, _ in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
