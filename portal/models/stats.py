@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.models.base import Base, JSONDoc, UTCDateTime, utcnow
+from portal.models.cases import CaseStatus
 from portal.stats.measures import N_BUCKETS
 
 
@@ -184,6 +185,26 @@ stats_rule_daily = Table(
     Column("cases", Integer, nullable=False),
     Column("rejected_first", Integer, nullable=False),
 )
+
+# One row per open case (the current workload, not the history): the dashboard's
+# backlog and stuck cases read this instead of the per-case facts, so their cost does
+# not grow with the years of closed cases. Rebuilt by the refresh for the requests it
+# recomputes (every request with an open case is among them).
+stats_open_cases = Table(
+    "stats_open_cases",
+    Base.metadata,
+    Column("case_id", Integer, primary_key=True),
+    Column("request_id", Integer, nullable=False, index=True),
+    Column("reference", String(40), nullable=False),
+    Column("status", Enum(CaseStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+           nullable=False),
+    Column("filed_on", Date, nullable=False),
+    Column("authority_id", String(64), nullable=False),
+    Column("region_id", String(64)),
+    Column("service_type", String(64), nullable=False),
+    Column("target_on", Date),
+)
+Index("ix_stats_open_cases_target_on", stats_open_cases.c.target_on, stats_open_cases.c.case_id)
 
 # Bookkeeping of the refresh: the last case event folded in, and when.
 stats_state = Table(

@@ -38,6 +38,7 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
+from portal.models.stats import stats_monthly
 from portal.services import audit
 from portal.services.deadlines import danish_today
 from portal.services.notifications import queue_notification
@@ -338,11 +339,14 @@ class InstantShare:
 
 def instant_shares(session: Session, *, min_count: int) -> list[InstantShare]:
     """Per service type: decided cases, how many were decided at once, and the share;
-    services with fewer than ``min_count`` decided cases show no share."""
-    decided = dict(session.execute(
-        select(Request.service_type_slug, func.count(Case.id)).join(Case, Case.request_id == Request.id)
-        .where(Case.decided_at.is_not(None)).group_by(Request.service_type_slug)
-    ).all())
+    services with fewer than ``min_count`` decided cases show no share.
+
+    Decided cases are counted from the statistics' monthly rollup (as of the last
+    refresh, like every dashboard figure), not from all cases: the dashboard's cost must
+    not grow with the years of history."""
+    decided = {service: int(n or 0) for service, n in session.execute(
+        select(stats_monthly.c.service_type, func.sum(stats_monthly.c.decided)).group_by(stats_monthly.c.service_type)
+    ).all()}
     instant = dict(session.execute(
         select(DecisionCheck.service_type_slug, func.count(DecisionCheck.id))
         .where(DecisionCheck.instant.is_(True)).group_by(DecisionCheck.service_type_slug)

@@ -166,7 +166,7 @@ def _percent(share) -> str:
 
 def _period_label(day: date, grain: str) -> str:
     if grain == "week":
-        year, week, _ = day.isocalendar()
+        year, week, _weekday = day.isocalendar()
         return _("Week %(week)s %(year)s", week=week, year=year)
     return day.strftime("%Y-%m")
 
