@@ -64,3 +64,10 @@ def test_operator_texts_come_from_a_file(app, client, tmp_path):
 def test_help_lists_each_authority_with_its_contact_details(client):
     html = client.get("/hjaelp").get_data(as_text=True)
     assert "<details" in html and "Aarhus Kommune" in html
+
+
+def test_the_overview_puts_the_citizens_requests_before_drafts_and_offers():
+    source = (Path(__file__).resolve().parents[2] / "templates" / "citizen" / "overview.html").read_text(encoding="utf-8")
+    requests = source.index('id="requests-heading"')
+    assert requests < source.index('id="drafts-heading"')
+    assert requests < source.index('feedback/_overview.html')
