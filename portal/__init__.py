@@ -49,7 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from portal import auth, db, errors, redis_conn, security
+    from portal import auth, db, errors, formatting, redis_conn, security
     from portal.extensions import babel, csrf, htmx, select_locale
 
     db.init_app(app)
@@ -60,6 +60,7 @@ def _init_extensions(app: Flask) -> None:
     htmx.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    formatting.init_app(app)  # after Babel: our date filters replace its own
 
     from flask_babel import get_locale
 

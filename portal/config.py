@@ -94,6 +94,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         "SESSION_COOKIE_NAME": env.get("SESSION_COOKIE_NAME", "indgang_session"),
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
         "SESSION_IDLE_TIMEOUT": timedelta(minutes=int(env.get("SESSION_IDLE_MINUTES", "30"))),
+        # Who runs this site: named on the accessibility statement, privacy and cookie
+        # notices. A file (OPERATOR_TEXT_FILE, JSON) may hold the longer texts.
+        "OPERATOR_NAME": env.get("OPERATOR_NAME", "Indgang (demo)"),
+        "OPERATOR_EMAIL": env.get("OPERATOR_EMAIL", "kontakt@indgang.local"),
+        "OPERATOR_TEXT_FILE": env.get("OPERATOR_TEXT_FILE") or None,
         "BABEL_DEFAULT_LOCALE": "da",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Copenhagen",
         "LANGUAGES": ("da", "en"),

@@ -27,8 +27,8 @@ def _view(offer_id: int):
 
 def _page(view, errors=None, form=None, status=200):
     form = form if form is not None else {}
-    consent_checked = (request.form.getlist("consent") if request.method == "POST"
-                       else [a.id for a in view.authorities])
+    # Consent is the citizen's own act: nothing is ticked when the offer first shows.
+    consent_checked = request.form.getlist("consent") if request.method == "POST" else []
     return render_template("coordination/offer.html", view=view, errors=errors or {}, form=form,
                            consent_checked=consent_checked, locale=_locale(),
                            error_title=bool(errors)), status

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
@@ -11,6 +14,7 @@ from werkzeug.routing import RequestRedirect
 from portal.auth import LOCALE_CHOSEN, current_user, safe_next
 from portal.db import get_session
 from portal.services import accounts
+from portal.services.registry import authorities_on
 
 bp = Blueprint("main", __name__)
 
@@ -75,3 +79,39 @@ def _page_for(target: str | None) -> str | None:
 def _safe_next() -> str | None:
     """The request's ``next``, if it is a path on this site."""
     return safe_next(request.values.get("next"))
+
+
+def _operator() -> dict:
+    """The operator's name, e-mail and (from OPERATOR_TEXT_FILE, JSON) longer texts."""
+    config = current_app.config
+    texts = {}
+    if config.get("OPERATOR_TEXT_FILE"):
+        path = Path(config["OPERATOR_TEXT_FILE"])
+        if path.is_file():
+            texts = json.loads(path.read_text(encoding="utf-8"))
+    return {"name": config["OPERATOR_NAME"], "email": config["OPERATOR_EMAIL"], "texts": texts}
+
+
+@bp.get("/tilgaengelighed")
+def accessibility():
+    return render_template("pages/accessibility.html", operator=_operator())
+
+
+@bp.get("/privatliv")
+def privacy_notice():
+    return render_template("pages/privacy.html", operator=_operator())
+
+
+@bp.get("/cookies")
+def cookies():
+    return render_template(
+        "pages/cookies.html", operator=_operator(),
+        session_cookie=current_app.config["SESSION_COOKIE_NAME"],
+        lifetime_hours=int(current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() // 3600),
+    )
+
+
+@bp.get("/hjaelp")
+def help():
+    authorities = authorities_on(get_session(), date.today())
+    return render_template("pages/help.html", operator=_operator(), authorities=authorities)

@@ -32,6 +32,11 @@ class Authority(Base):
     valid_from: Mapped[date | None]
     valid_to: Mapped[date | None]
     successor_id: Mapped[str | None] = mapped_column(ForeignKey("authorities.id"))
+    # Contact details shown to citizens (help page, case page, receipt).
+    address: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    opening_hours: Mapped[str | None] = mapped_column(String(300))
+    website: Mapped[str | None] = mapped_column(String(300))
 
     def name(self, locale: str) -> str:
         return self.name_en if locale == "en" else self.name_da

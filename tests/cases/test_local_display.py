@@ -18,7 +18,8 @@ from tests.factories import make_citizen, make_request, make_staff
 # 23:30 UTC on a summer evening is 01:30 the next night in Copenhagen (CEST, UTC+2).
 SUMMER_NIGHT = datetime(2025, 7, 3, 23, 30, tzinfo=UTC)
 DANISH_TIME = "04.07.2025 01.30"
-ENGLISH_TIME = "7/4/25, 1:30\u202fAM"
+# English pages keep Danish conventions too (en_DK): day first, 24-hour time.
+ENGLISH_TIME = "04/07/2025, 01.30"
 HOME_CARE_ANSWERS = {"help_type": "both", "need_description": "Jeg kan ikke gå på trapper",
                      "need_since": "2025-03-03", "lives_alone": "yes"}
 

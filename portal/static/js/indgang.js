@@ -1,6 +1,11 @@
 // Progressive enhancement only: every page works without this file.
 (function () {
   "use strict";
+  // The "js" class tells the CSS that the phone menu can open as a drawer.
+  document.documentElement.classList.add("js");
+  document.addEventListener("DOMContentLoaded", function () {
+    if (window.DKFDS) { window.DKFDS.init(); }
+  });
   function focusErrorSummary(root) {
     var summary = (root || document).querySelector(".error-summary");
     if (summary) { summary.focus(); }
