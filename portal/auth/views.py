@@ -155,7 +155,7 @@ def callback(provider: str):
         return render_template("auth/refused.html", reason=exc.reason), 403
 
     start_session(user, provider=p.name, id_token=id_token, idp_sid=claims.get("sid"))
-    return redirect(pending.get("next") or _landing(user), code=303)
+    return redirect(safe_next(pending.get("next")) or _landing(user), code=303)
 
 
 def _identity(p: Provider, claims: dict) -> accounts.Identity:
