@@ -40,6 +40,9 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     _init_extensions(app)
+    from portal import numbers
+
+    numbers.init_app(app)  # the bounded id converter, before any route is added
     _register_blueprints(app)
 
     from portal import cli

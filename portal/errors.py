@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, render_template, request
+from flask import Flask, g, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,12 @@ def init_app(app: Flask) -> None:
         from portal.security import NulCharacter
 
         nul = isinstance(exc, NulCharacter)
-        return render_template("error.html", code=exc.code, name=exc.name, nul=nul), exc.code
+        response = make_response(render_template("error.html", code=exc.code, name=exc.name, nul=nul), exc.code)
+        if exc.code == 429 and "Retry-After" not in response.headers:
+            # Say when to try again (RFC 9110 10.2.3): the limit's window, else a minute.
+            window = getattr(getattr(exc, "limit", None), "limit", None)
+            response.headers["Retry-After"] = str(int(window.get_expiry()) if window else 60)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -209,6 +209,26 @@ def app(app_config, _shared_engine):
 
 
 @pytest.fixture
+def clock_at():
+    """Stand the portal's one clock (portal/clock.py) at a moment: ``clock_at(date)``
+    stands it at noon Danish time that day, ``clock_at(datetime)`` at that time
+    (timezone-aware). The real clock comes back after the test."""
+    from datetime import date, datetime, time
+
+    from portal import clock
+    from portal.services.deadlines import COPENHAGEN
+
+    def _stand(moment):
+        if not isinstance(moment, datetime) and isinstance(moment, date):
+            moment = datetime.combine(moment, time(12), tzinfo=COPENHAGEN)
+        clock.stand_at(moment)
+        return moment
+
+    yield _stand
+    clock.stand_at(None)
+
+
+@pytest.fixture
 def session(app):
     """A database session in the test's transaction (commits become savepoints)."""
     from portal.db import get_session

@@ -83,7 +83,7 @@ def new_rule_set():
     return _form_with_errors(None, text, note, errors)
 
 
-@bp.route("/rules/<int:row_id>/edit", methods=["GET", "POST"])
+@bp.route("/rules/<id:row_id>/edit", methods=["GET", "POST"])
 @admin_only
 def edit_rule_set(row_id: int):
     session = get_session()
@@ -109,7 +109,7 @@ def edit_rule_set(row_id: int):
     return _form_with_errors(row, text, note, errors)
 
 
-@bp.get("/rules/<int:row_id>")
+@bp.get("/rules/<id:row_id>")
 @admin_only
 def rule_set(row_id: int):
     row = _row_or_404(row_id)
@@ -118,7 +118,7 @@ def rule_set(row_id: int):
     )
 
 
-@bp.get("/rules/<int:row_id>/check")
+@bp.get("/rules/<id:row_id>/check")
 @admin_only
 def check_rule_set(row_id: int):
     row = _row_or_404(row_id)
@@ -129,7 +129,7 @@ def check_rule_set(row_id: int):
     )
 
 
-@bp.get("/rules/<int:row_id>/simulate")
+@bp.get("/rules/<id:row_id>/simulate")
 @admin_only
 def simulate_rule_set(row_id: int):
     row = _row_or_404(row_id)
@@ -144,7 +144,7 @@ def simulate_rule_set(row_id: int):
     )
 
 
-@bp.post("/rules/<int:row_id>/publish")
+@bp.post("/rules/<id:row_id>/publish")
 @admin_only
 def publish_rule_set(row_id: int):
     session = get_session()

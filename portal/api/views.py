@@ -214,7 +214,7 @@ def cases_list():
     return jsonify(items=items, next_cursor=_encode_cursor(page.cases[-1].id) if page.more else None)
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<id:case_id>")
 @require_scope("cases:read")
 def case_detail(case_id: int):
     _check_id(case_id)
@@ -223,7 +223,7 @@ def case_detail(case_id: int):
     return jsonify(rep.case_detail(view.case, view.events, view.handovers, view.messages))
 
 
-@bp.get("/cases/<int:case_id>/routing")
+@bp.get("/cases/<id:case_id>/routing")
 @require_scope("cases:read")
 def case_routing(case_id: int):
     _check_id(case_id)
@@ -236,7 +236,7 @@ def _case_summary_after_change(case: Case):
     return jsonify(rep.case_summary(case))
 
 
-@bp.post("/cases/<int:case_id>/accept")
+@bp.post("/cases/<id:case_id>/accept")
 @require_scope("cases:write")
 @idempotent
 def case_accept(case_id: int):
@@ -247,7 +247,7 @@ def case_accept(case_id: int):
     return _case_summary_after_change(case)
 
 
-@bp.post("/cases/<int:case_id>/reject")
+@bp.post("/cases/<id:case_id>/reject")
 @require_scope("cases:write")
 @idempotent
 def case_reject(case_id: int):
@@ -259,7 +259,7 @@ def case_reject(case_id: int):
     return jsonify(handover=rep.handover(handover))
 
 
-@bp.post("/cases/<int:case_id>/status")
+@bp.post("/cases/<id:case_id>/status")
 @require_scope("cases:write")
 @idempotent
 def case_status(case_id: int):
@@ -270,7 +270,7 @@ def case_status(case_id: int):
     return _case_summary_after_change(case)
 
 
-@bp.post("/cases/<int:case_id>/messages")
+@bp.post("/cases/<id:case_id>/messages")
 @require_scope("cases:write")
 @idempotent
 def case_message(case_id: int):
@@ -289,7 +289,7 @@ def _message_key(key: str) -> str:
     return hashlib.sha256(f"api:{current_client().id}:{key}".encode()).hexdigest()
 
 
-@bp.post("/cases/<int:case_id>/decision")
+@bp.post("/cases/<id:case_id>/decision")
 @require_scope("cases:write")
 @idempotent
 def case_decision(case_id: int):
@@ -365,7 +365,7 @@ def rule_sets_list():
     return jsonify(items=items)
 
 
-@bp.get("/rule-sets/<int:version>")
+@bp.get("/rule-sets/<id:version>")
 @require_scope("registry:read")
 def rule_set_detail(version: int):
     _check_id(version, "published rule set")
@@ -427,7 +427,7 @@ def webhooks_create():
     return response
 
 
-@bp.get("/webhooks/<int:webhook_id>")
+@bp.get("/webhooks/<id:webhook_id>")
 @require_scope("webhooks:manage")
 def webhook_detail(webhook_id: int):
     row = _subscription(webhook_id)
@@ -435,7 +435,7 @@ def webhook_detail(webhook_id: int):
     return jsonify(rep.subscription(row))
 
 
-@bp.delete("/webhooks/<int:webhook_id>")
+@bp.delete("/webhooks/<id:webhook_id>")
 @require_scope("webhooks:manage")
 def webhook_delete(webhook_id: int):
     row = _subscription(webhook_id)
@@ -444,7 +444,7 @@ def webhook_delete(webhook_id: int):
     return "", 204
 
 
-@bp.get("/webhooks/<int:webhook_id>/deliveries")
+@bp.get("/webhooks/<id:webhook_id>/deliveries")
 @require_scope("webhooks:manage")
 def webhook_deliveries(webhook_id: int):
     row = _subscription(webhook_id)
@@ -454,7 +454,7 @@ def webhook_deliveries(webhook_id: int):
     return jsonify(items=[rep.delivery(d) for d in rows])
 
 
-@bp.post("/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/replay")
+@bp.post("/webhooks/<id:webhook_id>/deliveries/<id:delivery_id>/replay")
 @require_scope("webhooks:manage")
 @idempotent
 def webhook_replay(webhook_id: int, delivery_id: int):

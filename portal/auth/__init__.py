@@ -9,7 +9,10 @@ the services, not here. Login itself is OpenID Connect (``views.py``).
 from __future__ import annotations
 
 import functools
+import re
+import unicodedata
 from collections.abc import Callable
+from urllib.parse import quote, urlsplit
 
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
@@ -36,12 +39,55 @@ LOCALE_CHOSEN = "locale_chosen"
 POLL_HEADER = "X-Indgang-Poll"
 
 
+# Characters a browser reads as a slash, a backslash or a host separator when they
+# come in another form (fullwidth solidus, division slash, ...): NFKC shows them.
+_LOOK_ALIKE = frozenset("/\\.:@?#%")
+# Percent-encoded bytes that mean a separator or a control character in a path.
+_LOOK_ALIKE_NAME = re.compile(r"SOLIDUS|SLASH|FULL STOP|COMMERCIAL AT|COLON")
+_ENCODED_BAD = re.compile(r"%(?:2f|5c|[01][0-9a-f]|7f)", re.IGNORECASE)
+MAX_NEXT_LENGTH = 2000
+
+
 def safe_next(target: str | None) -> str | None:
-    """``target`` if it is a path on this site, to go to after a form (no open
-    redirect: not ``//host``, not a backslash browsers may read as one); else None."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    r"""``target`` made into a path on this site to go to after a form or a login, or
+    None when it is anything else (no open redirect).
+
+    Refused: anything but a path starting with one ``/``; control characters and
+    whitespace of every kind (browsers drop a tab or newline, so ``/\t/evil`` would
+    become ``//evil``); backslashes (read as slashes); percent-encoded slashes,
+    backslashes and control characters in the path; a scheme or a host (``//``,
+    ``/\``, ``user@host``); characters that look like a separator in another form
+    (``／``, ``∕``, ``。``, ...); longer than ``MAX_NEXT_LENGTH``. What is left is normalised:
+    repeated slashes become one, ``.`` and ``..`` segments are resolved, other
+    non-ASCII characters are percent-encoded.
+    """
+    if not isinstance(target, str) or not target.startswith("/") or len(target) > MAX_NEXT_LENGTH:
+        return None
+    for char in target:
+        if char.isspace() or char == "\\" or unicodedata.category(char)[0] in "CZ":
+            return None
+        if not char.isascii() and (_LOOK_ALIKE.intersection(unicodedata.normalize("NFKC", char))
+                                   or _LOOK_ALIKE_NAME.search(unicodedata.name(char, ""))):
+            return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//") or _ENCODED_BAD.search(parts.path):
+        return None
+    segments: list[str] = []
+    for segment in parts.path.split("/")[1:]:
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment not in ("", "."):
+            segments.append(segment)
+    path = "/" + "/".join(segments)
+    if parts.path.endswith(("/", "/.", "/..")) and segments:
+        path += "/"
+    result = quote(path, safe="/%!$&'()*+,;=:@-._~")
+    if parts.query:
+        result += "?" + quote(parts.query, safe="/?%!$&'()*+,;=:@-._~")
+    if parts.fragment:
+        result += "#" + quote(parts.fragment, safe="/?%!$&'()*+,;=:@-._~")
+    return result
 
 
 def login_required(view: Callable) -> Callable:
@@ -205,7 +251,10 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _endpoints():
-        return {"has_endpoint": lambda endpoint: endpoint in app.view_functions}
+        return {"has_endpoint": lambda endpoint: endpoint in app.view_functions,
+                # The page to come back to from the language switch and "stay logged
+                # in": only ever a path on this site (a 404 for "//evil" is not one).
+                "here": lambda: safe_next(request.full_path.rstrip("?")) or "/"}
 
 
 def _origin(url: str) -> str:

@@ -233,7 +233,7 @@ def callback(provider: str):
 
     session.pop("auth_outcome", None)
     start_session(user, provider=p.name, id_token=id_token, idp_sid=claims.get("sid"))
-    return redirect(pending.get("next") or _landing(user), code=303)
+    return redirect(safe_next(pending.get("next")) or _landing(user), code=303)
 
 
 def _userinfo(client, token: dict) -> dict | None:

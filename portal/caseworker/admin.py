@@ -66,7 +66,7 @@ def unroutable():
     return render_template("caseworker/unroutable.html", rows=rows)
 
 
-@bp.route("/requests/<int:request_id>/route", methods=["GET", "POST"])
+@bp.route("/requests/<id:request_id>/route", methods=["GET", "POST"])
 @admin_only
 def route_by_hand(request_id: int):
     """Route one unroutable request by hand: the authority that decides it, and why."""

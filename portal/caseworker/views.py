@@ -28,6 +28,7 @@ from portal.auth import current_user, roles_required
 from portal.db import get_session
 from portal.extensions import htmx_fragment, vary_on_htmx
 from portal.models import Authority, CaseStatus, EventKind, Role
+from portal.numbers import parse_id, parse_int
 from portal.services import cases, filing
 from portal.services.cases import CITIZEN_TEXT, STATUS_LABEL
 
@@ -83,7 +84,7 @@ def _filters() -> cases.InboxFilters:
         status=args.get("status", ""), service=args.get("service", "")[:64],
         assignee=args.get("assignee", "")[:12], deadline=args.get("deadline", ""),
         sort=sort if sort in cases.InboxFilters.SORTS else "target_due",
-        descending=args.get("dir") == "desc", page=int(page) if page.isdigit() else 1,
+        descending=args.get("dir") == "desc", page=parse_int(page, low=1, high=100_000) or 1,
     )
 
 
@@ -98,7 +99,7 @@ def inbox():
     return vary_on_htmx(render_template(template, page=page, statuses=list(CaseStatus)))
 
 
-@bp.get("/<int:case_id>")
+@bp.get("/<id:case_id>")
 @staff_only
 def case_page(case_id: int):
     return _render_case(case_id)
@@ -121,8 +122,11 @@ def _act(case_id: int, change, success: str):
     """Run one change; PRG on success, the page with errors (422) when refused."""
     session = get_session()
     version = request.form.get("version", "")
+    expected = parse_int(version) if version else None
+    if version and expected is None:
+        abort(400)
     try:
-        change(session, int(version) if version.isdigit() else None)
+        change(session, expected)
     except cases.CaseNotFound:
         abort(404)
     except cases.StaleCase:
@@ -139,14 +143,14 @@ def _act(case_id: int, change, success: str):
     return redirect(target, code=303)
 
 
-@bp.post("/<int:case_id>/accept")
+@bp.post("/<id:case_id>/accept")
 @staff_only
 def accept(case_id: int):
     return _act(case_id, lambda s, v: cases.accept_case(s, current_user, case_id, expected_version=v),
                 _("The case is accepted."))
 
 
-@bp.post("/<int:case_id>/reject")
+@bp.post("/<id:case_id>/reject")
 @staff_only
 def reject(case_id: int):
     form = request.form
@@ -155,23 +159,25 @@ def reject(case_id: int):
         expected_version=v), _("The case is sent to the other authority."))
 
 
-@bp.post("/<int:case_id>/status")
+@bp.post("/<id:case_id>/status")
 @staff_only
 def status(case_id: int):
     return _act(case_id, lambda s, v: cases.change_status(
         s, current_user, case_id, to=request.form.get("status", ""), expected_version=v), _("The status is changed."))
 
 
-@bp.post("/<int:case_id>/assign")
+@bp.post("/<id:case_id>/assign")
 @staff_only
 def assign(case_id: int):
     value = request.form.get("assignee", "")
+    if value and parse_id(value) is None:
+        abort(400)
     return _act(case_id, lambda s, v: cases.assign(
-        s, current_user, case_id, assignee_id=int(value) if value.isdigit() else None, expected_version=v),
+        s, current_user, case_id, assignee_id=parse_id(value), expected_version=v),
         _("The case is assigned."))
 
 
-@bp.post("/<int:case_id>/deadline")
+@bp.post("/<id:case_id>/deadline")
 @staff_only
 def deadline(case_id: int):
     form = request.form
@@ -180,7 +186,7 @@ def deadline(case_id: int):
         reason=form.get("deadline_reason", ""), expected_version=v), _("The deadline is moved."))
 
 
-@bp.post("/<int:case_id>/message")
+@bp.post("/<id:case_id>/message")
 @staff_only
 def message(case_id: int):
     form = request.form

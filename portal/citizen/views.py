@@ -139,7 +139,7 @@ def _progress(req, definition, current_id: str | None) -> list[dict]:
     return items
 
 
-@bp.route("/ansoegninger/<int:request_id>/trin/<step_id>", methods=["GET", "POST"])
+@bp.route("/ansoegninger/<id:request_id>/trin/<step_id>", methods=["GET", "POST"])
 @roles_required(Role.CITIZEN)
 def step(request_id: int, step_id: str):
     """One topic per page. Valid answers are saved to the draft; with errors the page
@@ -185,7 +185,7 @@ def step(request_id: int, step_id: str):
     return response, (400 if errors else 200)
 
 
-@bp.route("/ansoegninger/<int:request_id>/bilag", methods=["GET", "POST"])
+@bp.route("/ansoegninger/<id:request_id>/bilag", methods=["GET", "POST"])
 @roles_required(Role.CITIZEN)
 def attachments(request_id: int):
     """Upload attachments: one file input per kind; a bad file gets a message while
@@ -235,7 +235,7 @@ def attachments(request_id: int):
     return response, (400 if errors else 200)
 
 
-@bp.post("/ansoegninger/<int:request_id>/bilag/<int:attachment_id>/fjern")
+@bp.post("/ansoegninger/<id:request_id>/bilag/<id:attachment_id>/fjern")
 @roles_required(Role.CITIZEN)
 def remove_attachment(request_id: int, attachment_id: int):
     req = _own_request(request_id)
@@ -291,7 +291,7 @@ def _check_page(req, definition, errors=None, status=200):
     ), status
 
 
-@bp.get("/ansoegninger/<int:request_id>/tjek")
+@bp.get("/ansoegninger/<id:request_id>/tjek")
 @roles_required(Role.CITIZEN)
 def check(request_id: int):
     """Check your answers, with change links, and where the request goes and why."""
@@ -301,7 +301,7 @@ def check(request_id: int):
     return _check_page(req, definition)
 
 
-@bp.post("/ansoegninger/<int:request_id>/send")
+@bp.post("/ansoegninger/<id:request_id>/send")
 @roles_required(Role.CITIZEN)
 def submit(request_id: int):
     req = _own_request(request_id)
@@ -321,14 +321,14 @@ def submit(request_id: int):
     return redirect(url_for("citizen.receipt", request_id=req.id), code=303)
 
 
-@bp.get("/ansoegninger/<int:request_id>/send")
+@bp.get("/ansoegninger/<id:request_id>/send")
 @roles_required(Role.CITIZEN)
 def submit_page(request_id: int):
     """A GET here (the language switch after a refused send) goes back to the check page."""
     return redirect(url_for("citizen.check", request_id=_own_request(request_id).id))
 
 
-@bp.get("/ansoegninger/<int:request_id>/fortsaet")
+@bp.get("/ansoegninger/<id:request_id>/fortsaet")
 @roles_required(Role.CITIZEN)
 def resume(request_id: int):
     """Back to a draft: the first step not yet answered, else "check your answers"."""
@@ -341,7 +341,7 @@ def resume(request_id: int):
     return redirect(url_for("citizen.check", request_id=req.id))
 
 
-@bp.post("/ansoegninger/<int:request_id>/slet")
+@bp.post("/ansoegninger/<id:request_id>/slet")
 @roles_required(Role.CITIZEN)
 def discard(request_id: int):
     req = _own_request(request_id)
@@ -354,7 +354,7 @@ def discard(request_id: int):
     return redirect(url_for("citizen.overview"), code=303)
 
 
-@bp.get("/ansoegninger/<int:request_id>")
+@bp.get("/ansoegninger/<id:request_id>")
 @roles_required(Role.CITIZEN)
 def receipt(request_id: int):
     """The receipt: reference, where the request goes and why, expected answer date.
@@ -422,14 +422,14 @@ def _case_page(case, errors=None, body="", status=200):
     ), status
 
 
-@bp.get("/mine/sager/<int:case_id>")
+@bp.get("/mine/sager/<id:case_id>")
 @roles_required(Role.CITIZEN)
 def case(case_id: int):
     """A case: status, responsible authority, timeline and messages, a reply form."""
     return _case_page(_own_case(case_id))
 
 
-@bp.post("/mine/sager/<int:case_id>/svar")
+@bp.post("/mine/sager/<id:case_id>/svar")
 @roles_required(Role.CITIZEN)
 def reply(case_id: int):
     case = _own_case(case_id)
@@ -441,14 +441,14 @@ def reply(case_id: int):
     return redirect(url_for("citizen.case", case_id=case.id), code=303)
 
 
-@bp.get("/mine/sager/<int:case_id>/svar")
+@bp.get("/mine/sager/<id:case_id>/svar")
 @roles_required(Role.CITIZEN)
 def reply_page(case_id: int):
     """A GET here (the language switch after a refused reply) goes back to the case."""
     return redirect(url_for("citizen.case", case_id=_own_case(case_id).id))
 
 
-@bp.get("/bilag/<int:attachment_id>")
+@bp.get("/bilag/<id:attachment_id>")
 @login_required
 def download_attachment(attachment_id: int):
     """An attachment, for the citizen who added it or staff of an authority on the

@@ -34,13 +34,13 @@ def _page(view, errors=None, form=None, status=200):
                            error_title=bool(errors)), status
 
 
-@bp.get("/<int:offer_id>")
+@bp.get("/<id:offer_id>")
 @roles_required(Role.CITIZEN)
 def offer(offer_id: int):
     return _page(_view(offer_id))
 
 
-@bp.post("/<int:offer_id>/accept")
+@bp.post("/<id:offer_id>/accept")
 @roles_required(Role.CITIZEN)
 def accept(offer_id: int):
     view = _view(offer_id)
@@ -58,7 +58,7 @@ def accept(offer_id: int):
     return redirect(url_for("coordination.offer", offer_id=offer_id), code=303)
 
 
-@bp.post("/<int:offer_id>/decline")
+@bp.post("/<id:offer_id>/decline")
 @roles_required(Role.CITIZEN)
 def decline(offer_id: int):
     _view(offer_id)
@@ -70,7 +70,7 @@ def decline(offer_id: int):
     return redirect(url_for("citizen.overview"), code=303)
 
 
-@bp.post("/<int:offer_id>/meeting")
+@bp.post("/<id:offer_id>/meeting")
 @roles_required(Role.CITIZEN)
 def meeting(offer_id: int):
     _view(offer_id)

@@ -118,7 +118,7 @@ def service_label(slug: str) -> str:
 # --- citizens: the decision on the receipt -------------------------------------------------
 
 
-@bp.get("/mine/requests/<int:request_id>/decision")
+@bp.get("/mine/requests/<id:request_id>/decision")
 @roles_required(Role.CITIZEN)
 def decision(request_id: int):
     """The decision block alone, for htmx polling; without htmx, the receipt page."""
@@ -134,7 +134,7 @@ def decision(request_id: int):
 # --- citizens: how did it go? -----------------------------------------------------------------
 
 
-@bp.route("/mine/cases/<int:case_id>/survey", methods=["GET", "POST"])
+@bp.route("/mine/cases/<id:case_id>/survey", methods=["GET", "POST"])
 @roles_required(Role.CITIZEN)
 def survey(case_id: int):
     session = get_session()
@@ -155,7 +155,7 @@ def survey(case_id: int):
                            error_title=bool(errors)), (400 if errors else 200)
 
 
-@bp.post("/mine/cases/<int:case_id>/survey/decline")
+@bp.post("/mine/cases/<id:case_id>/survey/decline")
 @roles_required(Role.CITIZEN)
 def decline_survey(case_id: int):
     try:
@@ -169,7 +169,7 @@ def decline_survey(case_id: int):
 # --- caseworkers: review of instant decisions ------------------------------------------------
 
 
-@bp.post("/cases/<int:case_id>/decision/confirm")
+@bp.post("/cases/<id:case_id>/decision/confirm")
 @roles_required(*STAFF)
 def confirm(case_id: int):
     try:
@@ -182,7 +182,7 @@ def confirm(case_id: int):
     return redirect(url_for("caseworker.case_page", case_id=case_id), code=303)
 
 
-@bp.post("/cases/<int:case_id>/decision/overturn")
+@bp.post("/cases/<id:case_id>/decision/overturn")
 @roles_required(*STAFF)
 def overturn(case_id: int):
     try:

@@ -8,6 +8,8 @@ from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
+from portal import clock
+
 # Explicit constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -22,8 +24,9 @@ JSONDoc = JSON().with_variant(JSONB(), "postgresql")
 
 
 def utcnow() -> datetime:
-    """Now, in UTC, timezone-aware. Every stored time is UTC."""
-    return datetime.now(UTC)
+    """Now, in UTC, timezone-aware, from the portal's one clock (portal/clock.py).
+    Every stored time is UTC."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator):

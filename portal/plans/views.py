@@ -29,6 +29,7 @@ from portal.auth import current_user, login_required
 from portal.db import get_session
 from portal.extensions import htmx_fragment, vary_on_htmx
 from portal.models import ActionStatus, Authority, Role, User
+from portal.numbers import parse_id, parse_int
 from portal.plans.chart import progress_chart
 from portal.services import plans as svc
 from portal.services.deadlines import danish_today
@@ -84,10 +85,10 @@ def _locale() -> str:
 
 
 def _version() -> int:
-    try:
-        return int(request.form.get("version", ""))
-    except ValueError:
+    version = parse_int(request.form.get("version", ""))
+    if version is None:
         abort(400)
+    return version
 
 
 def _poll_seconds() -> int:
@@ -119,7 +120,7 @@ def start():
     session = get_session()
     is_citizen = current_user.role == Role.CITIZEN
     try:
-        citizen, involved = svc.start_form(session, current_user, request.values.get("citizen_id", type=int))
+        citizen, involved = svc.start_form(session, current_user, parse_id(request.values.get("citizen_id")))
     except svc.PlanNotFound:
         abort(404)
     lead = svc.default_lead(citizen, involved)
@@ -148,14 +149,14 @@ def start():
 # --- the plan page and its live part -------------------------------------------------
 
 
-@bp.get("/<int:plan_id>")
+@bp.get("/<id:plan_id>")
 @login_required
 def show(plan_id: int):
     view = svc.view_plan(get_session(), current_user, plan_id)
     return render_template("plans/show.html", view=view, poll_seconds=_poll_seconds(), statuses=list(ActionStatus))
 
 
-@bp.get("/<int:plan_id>/live")
+@bp.get("/<id:plan_id>/live")
 @login_required
 def live(plan_id: int):
     """The live part of the plan page. htmx polls it with the last change it has
@@ -163,7 +164,7 @@ def live(plan_id: int):
     part. Without htmx this is the plan page itself, and so it is for an htmx request
     that is not the poll (a history restore also sends ``HX-Request``)."""
     session = get_session()
-    since = request.args.get("since", type=int) or 0
+    since = parse_int(request.args.get("since")) or 0
     changed = svc.changed_since(session, current_user, plan_id, since)  # refuses like the page
     if not htmx_fragment("plan-live"):
         return vary_on_htmx(redirect(url_for("plans.show", plan_id=plan_id), code=303))
@@ -174,14 +175,14 @@ def live(plan_id: int):
     return vary_on_htmx(current_app.response_class(html))
 
 
-@bp.get("/<int:plan_id>/print")
+@bp.get("/<id:plan_id>/print")
 @login_required
 def print_view(plan_id: int):
     view = svc.view_plan(get_session(), current_user, plan_id, action="plan.print")
     return render_template("plans/print.html", view=view, printing=True)
 
 
-@bp.get("/<int:plan_id>/export.json")
+@bp.get("/<id:plan_id>/export.json")
 @login_required
 def export(plan_id: int):
     data = svc.export_plan(get_session(), current_user, plan_id)
@@ -193,7 +194,7 @@ def export(plan_id: int):
 # --- consent (the citizen) ------------------------------------------------------------
 
 
-@bp.route("/<int:plan_id>/consent", methods=["GET", "POST"])
+@bp.route("/<id:plan_id>/consent", methods=["GET", "POST"])
 @login_required
 def consent(plan_id: int):
     session = get_session()
@@ -218,7 +219,7 @@ def consent(plan_id: int):
                            error_title=bool(errors)), 422 if errors else 200
 
 
-@bp.route("/<int:plan_id>/close", methods=["GET", "POST"])
+@bp.route("/<id:plan_id>/close", methods=["GET", "POST"])
 @login_required
 def close(plan_id: int):
     """End the plan (the citizen or the lead authority): why, then confirm."""
@@ -242,7 +243,7 @@ def close(plan_id: int):
                            reasons=svc.CLOSE_REASONS, error_title=bool(errors)), (400 if errors else 200)
 
 
-@bp.post("/<int:plan_id>/coordinator")
+@bp.post("/<id:plan_id>/coordinator")
 @login_required
 def coordinator(plan_id: int):
     svc.become_coordinator(get_session(), current_user, plan_id)
@@ -253,7 +254,7 @@ def coordinator(plan_id: int):
 # --- the citizen's own words, comments, done ----------------------------------------------
 
 
-@bp.route("/<int:plan_id>/own-words", methods=["GET", "POST"])
+@bp.route("/<id:plan_id>/own-words", methods=["GET", "POST"])
 @login_required
 def own_words(plan_id: int):
     session = get_session()
@@ -274,13 +275,13 @@ def own_words(plan_id: int):
                            conflict=conflict, error_title=conflict is not None), (409 if conflict else 200)
 
 
-@bp.post("/<int:plan_id>/comments")
+@bp.post("/<id:plan_id>/comments")
 @login_required
 def comment(plan_id: int):
     session = get_session()
     try:
         svc.add_comment(session, current_user, plan_id, request.form.get("body", ""),
-                        request.form.get("kind", "comment"), request.form.get("action_id", type=int))
+                        request.form.get("kind", "comment"), parse_id(request.form.get("action_id")))
     except svc.PlanInvalid as exc:
         view = svc.view_plan(session, current_user, plan_id)
         return render_template("plans/show.html", view=view, poll_seconds=_poll_seconds(),
@@ -292,7 +293,7 @@ def comment(plan_id: int):
     return redirect(url_for("plans.show", plan_id=plan_id, _anchor="comments"), code=303)
 
 
-@bp.post("/<int:plan_id>/actions/<int:action_id>/done")
+@bp.post("/<id:plan_id>/actions/<id:action_id>/done")
 @login_required
 def action_done(plan_id: int, action_id: int):
     try:
@@ -322,7 +323,7 @@ def _goal_or_404(view, goal_id: int):
     return goal
 
 
-@bp.route("/<int:plan_id>/goals/new", methods=["GET", "POST"])
+@bp.route("/<id:plan_id>/goals/new", methods=["GET", "POST"])
 @login_required
 def new_goal(plan_id: int):
     session = get_session()
@@ -340,7 +341,7 @@ def new_goal(plan_id: int):
                            error_title=bool(errors)), (400 if errors else 200)
 
 
-@bp.route("/<int:plan_id>/goals/<int:goal_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:plan_id>/goals/<id:goal_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_goal(plan_id: int, goal_id: int):
     """Change a goal; like actions, a stale form answers 409 and overwrites nothing."""
@@ -368,7 +369,7 @@ def edit_goal(plan_id: int, goal_id: int):
                            error_title=bool(errors or conflict)), status
 
 
-@bp.route("/<int:plan_id>/goals/<int:goal_id>/measurements", methods=["GET", "POST"])
+@bp.route("/<id:plan_id>/goals/<id:goal_id>/measurements", methods=["GET", "POST"])
 @login_required
 def measurement(plan_id: int, goal_id: int):
     session = get_session()
@@ -391,7 +392,7 @@ def measurement(plan_id: int, goal_id: int):
                            conflict=conflict, error_title=bool(errors or conflict), today=danish_today()), status
 
 
-@bp.route("/<int:plan_id>/goals/<int:goal_id>/actions/new", methods=["GET", "POST"])
+@bp.route("/<id:plan_id>/goals/<id:goal_id>/actions/new", methods=["GET", "POST"])
 @login_required
 def new_action(plan_id: int, goal_id: int):
     session = get_session()
@@ -411,7 +412,7 @@ def new_action(plan_id: int, goal_id: int):
                            error_title=bool(errors)), (400 if errors else 200)
 
 
-@bp.route("/<int:plan_id>/actions/<int:action_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:plan_id>/actions/<id:action_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_action(plan_id: int, action_id: int):
     """Edit an action. The form carries the version it was loaded with; a save
@@ -438,7 +439,7 @@ def edit_action(plan_id: int, action_id: int):
                            statuses=list(ActionStatus), error_title=bool(errors or conflict)), status
 
 
-@bp.route("/<int:plan_id>/review", methods=["GET", "POST"])
+@bp.route("/<id:plan_id>/review", methods=["GET", "POST"])
 @login_required
 def review(plan_id: int):
     session = get_session()
@@ -465,7 +466,7 @@ def review(plan_id: int):
                            error_title=bool(errors)), (400 if errors else 200)
 
 
-@bp.post("/<int:plan_id>/lead")
+@bp.post("/<id:plan_id>/lead")
 @login_required
 def lead(plan_id: int):
     session = get_session()
@@ -482,7 +483,7 @@ def lead(plan_id: int):
     return redirect(url_for("plans.show", plan_id=plan_id), code=303)
 
 
-@bp.route("/<int:plan_id>/template", methods=["GET", "POST"])
+@bp.route("/<id:plan_id>/template", methods=["GET", "POST"])
 @login_required
 def template(plan_id: int):
     session = get_session()

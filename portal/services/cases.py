@@ -38,6 +38,7 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
+from portal.numbers import parse_id, parse_int
 from portal.services import audit, webhooks
 from portal.services.deadlines import WORKING, add_days, danish_today
 from portal.services.notifications import queue_notification
@@ -426,8 +427,8 @@ def inbox(session: Session, user: User, filters: InboxFilters) -> InboxPage:
         stmt = stmt.where(Case.assignee_id == user.id)
     elif filters.assignee == "none":
         stmt = stmt.where(Case.assignee_id.is_(None))
-    elif filters.assignee.isdigit():
-        stmt = stmt.where(Case.assignee_id == int(filters.assignee))
+    elif parse_id(filters.assignee):
+        stmt = stmt.where(Case.assignee_id == parse_id(filters.assignee))
     today = danish_today()
     if filters.deadline == "overdue":
         stmt = stmt.where(Case.target_due < today)
@@ -727,10 +728,7 @@ def change_deadline(session: Session, user: User, case_id: int, *, kind: str, da
     case = _case_for(session, user, case_id, "case.deadline")
     _check_version(case, expected_version)
     errors = {}
-    try:
-        days = int(days)
-    except (TypeError, ValueError):
-        days = 0
+    days = days if isinstance(days, int) else parse_int(days, high=365) or 0
     if not 1 <= days <= 365:
         errors["days"] = _l("Give a number of days from 1 to 365.")
     reason = (reason or "").strip()

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from portal import clock as portal_clock
+
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 WORKING = "working"
 CALENDAR = "calendar"
@@ -62,12 +64,10 @@ def working_days_between(start: date, end: date) -> int:
 
 
 def clock() -> datetime:
-    """Now, in UTC: the one clock ``danish_now`` and ``danish_today`` read. Tests
-    replace it (``monkeypatch.setattr(deadlines, "clock", ...)``) to stand at a given
-    moment, such as just after midnight Danish time on a UTC server."""
-    from portal.models.base import utcnow
-
-    return utcnow()
+    """Now, in UTC, from the portal's one clock (portal/clock.py), which the models'
+    ``utcnow`` default reads too. Tests stand it at a given moment with the
+    ``clock_at`` fixture, such as just after midnight Danish time on a UTC server."""
+    return portal_clock.now()
 
 
 def danish_now(now: datetime | None = None) -> datetime:

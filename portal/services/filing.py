@@ -24,6 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.models import Request, RequestStatus, RoutingRecord, ServiceType, User
 from portal.models.base import utcnow
+from portal.numbers import INT_MAX, parse_int
 from portal.services import audit, outbox
 from portal.services.catalogue import (
     Question,
@@ -151,10 +152,14 @@ def check_answer(question: Question, raw, today: date) -> tuple[object, str | No
             return None, _("Select one of the options")
         return value, None
     if question.type == "number":
-        if not re.fullmatch(r"-?\d+", value.replace(".", "").replace(" ", "")):
-            return None, _("Enter a whole number, like 12")
-        number = int(value.replace(".", "").replace(" ", ""))
+        # ASCII digits only ("٣" is not 3 here), and no more than fit a stored answer:
+        # a 5,000-digit answer is refused, not handed to int().
+        number = parse_int(value.replace(".", "").replace(" ", ""), low=-INT_MAX, signed=True)
         low, high = question.min, question.max
+        if number is None:
+            if low is not None and high is not None and re.fullmatch(r"-?[0-9]+", value.replace(".", "").replace(" ", "")):
+                return None, _("Enter a number between %(min)s and %(max)s", min=int(low), max=int(high))
+            return None, _("Enter a whole number, like 12")
         if (low is not None and number < low) or (high is not None and number > high):
             if low is not None and high is not None:
                 return None, _("Enter a number between %(min)s and %(max)s", min=int(low), max=int(high))

@@ -42,6 +42,7 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
+from portal.numbers import parse_id
 from portal.services import audit
 from portal.services.deadlines import danish_today
 
@@ -780,7 +781,7 @@ def _action_fields(session: Session, access: Access, form, *, creating: bool) ->
     if case_id:
         # Only a case of this citizen at the responsible authority may be linked;
         # any other id (tampered or stale) is refused.
-        case = session.get(Case, int(case_id)) if case_id.isdigit() else None
+        case = session.get(Case, parse_id(case_id)) if parse_id(case_id) else None
         if (case is None or case.request.citizen_id != plan.citizen_id
                 or case.authority_id != values.get("authority_id")):
             errors["case_id"] = _l("Link only a case of the responsible authority.")

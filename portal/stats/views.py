@@ -372,7 +372,7 @@ def _target_error(field: str) -> str:
     }.get(field, _("Check this field."))
 
 
-@bp.post("/targets/<int:target_id>/retire")
+@bp.post("/targets/<id:target_id>/retire")
 @roles_required(*STAFF)
 def retire_target(target_id: int):
     try:

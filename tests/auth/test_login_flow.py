@@ -128,6 +128,21 @@ def test_login_returns_to_the_page_asked_for_but_never_off_site(stack):
     assert answer.url == f"{stack.portal.url}/mine"
 
 
+@pytest.mark.parametrize("next_path", [
+    "/%09/evil.example/phish", "/%0A/evil.example", "/%0D%0ALocation:%20//evil.example", "/%5Cevil.example",
+    "/%5C/evil.example", "/%252F/evil.example", "//user@evil.example", "/%EF%BC%8Fevil.example",
+])
+def test_a_login_with_a_bypass_in_next_lands_on_the_site(stack, next_path):
+    """The issue's reproduction: a real login through the provider with a crafted
+    ``next`` lands on the person's own page, never off site and never on a 500."""
+    browser, answer = stack.login("mads-aarhus", next_path=next_path)
+    assert answer.status_code == 200
+    assert answer.url == f"{stack.portal.url}/mine"
+    assert all(urlparse(r.headers.get("Location", "/")).netloc in ("", urlparse(stack.portal.url).netloc,
+                                                                  urlparse(stack.idp.url).netloc)
+               for r in answer.history)
+
+
 def test_anonymous_visit_to_overview_goes_through_login_and_back(stack):
     browser = requests.Session()
     r = browser.get(f"{stack.portal.url}/mine", timeout=10)

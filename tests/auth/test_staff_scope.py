@@ -31,8 +31,8 @@ def test_aarhus_caseworker_gets_404_and_deny_row_on_every_staff_case_route(
     assert report.unfilled == []
     assert report.problems == []
     # The walk really reached the case pages and actions (it cannot pass by walking nothing).
-    assert {"GET /cases/<int:case_id>", "GET /cases/<int:case_id> (htmx)",
-            "POST /cases/<int:case_id>/accept"} <= set(report.walked)
+    assert {"GET /cases/<id:case_id>", "GET /cases/<id:case_id> (htmx)",
+            "POST /cases/<id:case_id>/accept"} <= set(report.walked)
 
 
 # The walker itself must catch leaks: a test app with one scoped and one leaky route.
