@@ -1,7 +1,7 @@
 """Authorities carry contact details for citizens: address, phone, opening hours, web site.
 
 Revision ID: citizen_1
-Revises: plans_3
+Revises: stats_2
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "citizen_1"
-down_revision = "plans_3"
+down_revision = "stats_2"
 branch_labels = None
 depends_on = None
 
