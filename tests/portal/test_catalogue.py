@@ -138,6 +138,13 @@ def test_a_bad_catalogue_is_refused_with_the_reason(session, tmp_path, mutate, m
         ("klage", "da", "appeal"),
         ("hjemme", "da", "home-care"),  # a prefix finds hjemmehjælp
         ("cleaning", "da", "home-care"),  # English words work on the Danish page too
+        # Inflections and compounds through the Danish and English Snowball stemmers
+        ("min mor kan ikke klare sig selv efter hospitalet", "da", "hospital-discharge"),
+        ("skilsmissen", "da", "family-law"),
+        ("hjælpemidlerne", "da", "disability-aids"),
+        ("huslejen", "da", "housing-benefit"),
+        ("renting a flat", "en", "housing-benefit"),
+        ("appeals", "en", "appeal"),
     ],
 )
 def test_search_in_plain_language(session, query, locale, first):
