@@ -41,17 +41,16 @@ from routing.engine import applies_to, compile_rule_set, outcome_for  # noqa: E4
 from routing.facts import RequestFacts  # noqa: E402
 from routing.registry import load_default_registry  # noqa: E402
 from routing.rules import load_rule_set  # noqa: E402
-from routing.service_types import SERVICE_TYPES  # noqa: E402
 
 DAYS = (date(2026, 6, 15), date(2026, 12, 31), date(2027, 1, 1), date(2027, 9, 1))
 
 
-def generate(n: int, registry, seed: int) -> list[RequestFacts]:
+def generate(n: int, registry, seed: int, services) -> list[RequestFacts]:
     """``n`` requests cycling through every (service type, municipality) pair, filed on
     both sides of the 2027 region reform, with random attributes."""
     rnd = random.Random(seed)
     codes = sorted(registry.on(DAYS[0]).municipality_by_code)
-    pairs = [(s, c) for s in SERVICE_TYPES for c in codes]
+    pairs = [(s, c) for s in services for c in codes]
     rnd.shuffle(pairs)
     out = []
     for i in range(n):
@@ -111,6 +110,7 @@ class ScanRouter:
             failed,
             lower,
             out_of_scope,
+            services=self.rule_set.services,
         )
         return RoutingDecision(
             self.rule_set.version,
@@ -246,14 +246,14 @@ def main(argv=None) -> int:
     for day in DAYS:  # compile every registry period the requests touch, outside the timing
         engine.route(RequestFacts("home-care", "101", day, {}))
     compile_ms = (time.perf_counter() - t0) * 1000
-    requests = generate(args.requests, registry, args.seed)
+    requests = generate(args.requests, registry, args.seed, rule_set.services)
     # The generated requests and compiled tables live for the whole run, as a worker's
     # loaded rule set would: keep the collector from re-scanning them (applies to all
     # contenders alike).
     gc.collect()
     gc.freeze()
     print(
-        f"Rule set {rule_set.version}: {len(rule_set.rules)} rules, {len(SERVICE_TYPES)} service "
+        f"Rule set {rule_set.version}: {len(rule_set.rules)} rules, {len(rule_set.services)} service "
         f"types x 98 municipalities, requests filed {', '.join(d.isoformat() for d in DAYS)}"
     )
     print(f"Python {sys.version.split()[0]}; compile (2 registry periods): {compile_ms:.1f} ms")
@@ -319,7 +319,7 @@ def main(argv=None) -> int:
     scan_ns = per_call_ns(lambda f: scan.route(f).explanation.citizen_text("da"), scan_items)
     zen_items = requests[: args.zen_requests]
     zen_ns = per_call_ns(zen_route, zen_items, chunk=250)
-    floor = {s: s for s in SERVICE_TYPES}
+    floor = {s: s for s in rule_set.services}
     dict_ns = per_call_ns(lambda f: floor[f.service_type], requests)
 
     p50, p99 = percentile(single, 0.50) / 1000, percentile(single, 0.99) / 1000

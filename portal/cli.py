@@ -47,6 +47,9 @@ def register(app: Flask) -> None:
     from portal.plans.cli import plans_group
 
     app.cli.add_command(plans_group)
+    from portal.admin.catalogue_cli import catalogue_group
+
+    app.cli.add_command(catalogue_group)
     from portal.stats.cli import register as register_stats
 
     register_stats(app)

@@ -12,7 +12,6 @@ from routing.conditions import is_constant_false
 from routing.engine import Unresolved, candidates_for, resolve_target
 from routing.registry import AuthorityKind, Registry
 from routing.rules import Rule, RuleSet
-from routing.service_types import SERVICE_TYPES
 
 
 @dataclass(frozen=True)
@@ -159,8 +158,8 @@ def _signature(rule: Rule, municipality, snapshot) -> tuple:
 
 
 def check_rule_set(rule_set: RuleSet, registry: Registry, day: date) -> CheckReport:
-    """Check ``rule_set`` for every fixed service type and every municipality valid on
-    ``day``.
+    """Check ``rule_set`` for every service type of the catalogue it was parsed against
+    (``rule_set.services``) and every municipality valid on ``day``.
 
     A gap is a pair where no unconditional rule with valid targets applies, so some
     request could get no target. A conflict is two rules of equal priority that both
@@ -176,7 +175,8 @@ def check_rule_set(rule_set: RuleSet, registry: Registry, day: date) -> CheckRep
     shadow_reason: dict[str, tuple[str, str]] = {}  # rule id -> (English, Danish)
     invalid: dict[tuple[str, str], list] = {}
 
-    for service in SERVICE_TYPES:
+    services = rule_set.services
+    for service in services:
         for municipality in municipalities:
             rules = candidates_for(rule_set, service, municipality, snapshot)
             fallback_ok = False
@@ -244,7 +244,7 @@ def check_rule_set(rule_set: RuleSet, registry: Registry, day: date) -> CheckRep
             reason = (
                 (f"no municipality valid on {day.isoformat()} is in its scope",
                  f"ingen kommune, der er gyldig den {day.isoformat()}, er omfattet af den")
-                if rule.service_type in SERVICE_TYPES
+                if rule.service_type in services
                 else ("unknown service type", "ukendt ydelsestype")
             )
         shadowed.append(Shadowed(rule.id, rule.line, *reason))
@@ -272,7 +272,7 @@ def check_rule_set(rule_set: RuleSet, registry: Registry, day: date) -> CheckRep
         conflicts=tuple(conflicts),
         shadowed=tuple(shadowed),
         invalid_targets=invalid_targets,
-        pairs_checked=len(SERVICE_TYPES) * len(municipalities),
+        pairs_checked=len(services) * len(municipalities),
         notes=notes,
     )
 

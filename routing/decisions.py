@@ -30,7 +30,7 @@ a caseworker decides, and sees each rule's outcome.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -48,7 +48,7 @@ from routing.rules import (
     _parse_fields,
     _parse_named_conditions,
 )
-from routing.service_types import SERVICE_TYPES
+from routing.service_types import load_default_service_types
 
 MET, NOT_MET, UNKNOWN = "met", "not_met", "unknown"
 GRANTED, REFUSED, UNDECIDED = "granted", "refused", "undecided"
@@ -207,10 +207,14 @@ def fields_read(node, named: Mapping[str, Any]) -> set[str]:
 
 
 def parse_decision_rules(text: str, source: str = "<decision rules>",
-                         authority_ids: frozenset[str] | None = None) -> DecisionRuleSet:
+                         authority_ids: frozenset[str] | None = None,
+                         service_ids: Collection[str] | None = None) -> DecisionRuleSet:
     """Parse one decision rule file; raises ``routing.rules.RuleSetError`` listing every
     problem (file, line, rule): YAML syntax, unknown keys, unknown service type or
-    fields, bad conditions, missing texts, a bad ``otherwise``, duplicate rule ids."""
+    fields, bad conditions, missing texts, a bad ``otherwise``, duplicate rule ids.
+    Service ids are checked against ``service_ids`` (the shipped catalogue's if None)."""
+    if service_ids is None:
+        service_ids = load_default_service_types()
     problems: list[tuple[int | None, str | None, str]] = []
 
     def fail(line, rule_id, message):
@@ -228,7 +232,7 @@ def parse_decision_rules(text: str, source: str = "<decision rules>",
         if key not in _TOP_KEYS:
             fail(_line_of(doc, key), None, f"unknown field {key!r}")
     service = doc.get("service")
-    if service not in SERVICE_TYPES:
+    if service not in service_ids:
         fail(_line_of(doc, "service"), None, f"unknown service type {service!r}")
     version = doc.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
@@ -320,7 +324,8 @@ class DecisionLibrary:
 
 
 def load_decision_library(directory: str | Path | None = None,
-                          authority_ids: frozenset[str] | None = None) -> DecisionLibrary:
+                          authority_ids: frozenset[str] | None = None,
+                          service_ids: Collection[str] | None = None) -> DecisionLibrary:
     """Every ``*.yaml`` file in ``directory`` (the shipped rules by default).
 
     Raises ``RuleSetError`` for a bad file, or for two files with the same service
@@ -330,7 +335,7 @@ def load_decision_library(directory: str | Path | None = None,
     sets = []
     seen: dict[tuple[str, int], str] = {}
     for path in sorted(directory.glob("*.yaml")):
-        rule_set = parse_decision_rules(path.read_text(encoding="utf-8"), str(path), authority_ids)
+        rule_set = parse_decision_rules(path.read_text(encoding="utf-8"), str(path), authority_ids, service_ids)
         key = (rule_set.service_type, rule_set.version)
         if key in seen:
             raise RuleSetError(str(path), [(None, None, f"version {key[1]} of {key[0]!r} is also in {seen[key]}")])

@@ -34,7 +34,7 @@ from routing.registry import (
     _normalise_code,
 )
 from routing.rules import RESIDENCE_MUNICIPALITY, RESIDENCE_REGION, Rule, RuleSet
-from routing.service_types import SERVICE_TYPES
+from routing.service_types import ServiceType
 
 __all__ = [
     "CompiledRuleSet",
@@ -260,6 +260,7 @@ class CompiledRuleSet:
                 failed=reachable[:index],
                 lower=in_scope[index + 1 :],
                 out_of_scope=out_of_scope,
+                services=self.rule_set.services,
             )
             if outcome.error is not None:
                 candidates.append((self._conditions.get(rule.id), None, outcome.error))
@@ -351,10 +352,13 @@ def outcome_for(
     failed: list[Rule],
     lower: list[Rule],
     out_of_scope: list[Rule],
+    *,
+    services: Mapping[str, ServiceType],
 ) -> _Built:
     """The assignments and explanation of ``rule`` matching for ``municipality``:
     ``failed`` are the rules ahead of it whose conditions did not hold, ``lower`` the
-    rules behind it, ``out_of_scope`` the service's rules that do not apply there."""
+    rules behind it, ``out_of_scope`` the service's rules that do not apply there;
+    ``services`` are the catalogue's service types (the rule set's ``services``)."""
     assignments, names = [], []
     for spec in rule.assignments:
         target = resolve_target(spec.to, municipality, snapshot)
@@ -376,7 +380,7 @@ def outcome_for(
         )
         names.append(target.name_da)
     assignments = tuple(assignments)
-    kind = SERVICE_TYPES[service]
+    kind = services[service]
     if rule.because_da:
         reason_da, reason_en = rule.because_da, rule.because_en
     else:

@@ -40,7 +40,7 @@ import yaml
 
 from routing import conditions as cond
 from routing.registry import Registry, load_default_registry
-from routing.service_types import SERVICE_TYPES
+from routing.service_types import ServiceType, load_default_service_types
 
 RESIDENCE_MUNICIPALITY = "residence-municipality"
 RESIDENCE_REGION = "residence-region"
@@ -126,6 +126,9 @@ class RuleSet:
     conditions: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     source: str = "<rules>"
     description: str = ""
+    # The catalogue's service types the rule set was parsed against (id -> words for
+    # the explanations): part of the snapshot routing works on, like the registry.
+    services: Mapping[str, ServiceType] = field(default_factory=lambda: MappingProxyType({}))
 
     def valid_on(self, day: date) -> bool:
         """True when the rule set is in force on ``day``."""
@@ -192,21 +195,30 @@ def _line_of(mapping: Any, key: str | None = None) -> int | None:
 # --- Parsing ------------------------------------------------------------------------
 
 
-def load_rule_set(path: str | Path, registry: Registry | None = None) -> RuleSet:
+def load_rule_set(
+    path: str | Path, registry: Registry | None = None, services: Mapping[str, ServiceType] | None = None
+) -> RuleSet:
     """The rule set in the YAML file at ``path``; raises ``RuleSetError``."""
     path = Path(path)
-    return parse_rule_set(path.read_text(encoding="utf-8"), str(path), registry)
+    return parse_rule_set(path.read_text(encoding="utf-8"), str(path), registry, services)
 
 
-def parse_rule_set(text: str, source: str = "<rules>", registry: Registry | None = None) -> RuleSet:
+def parse_rule_set(
+    text: str,
+    source: str = "<rules>",
+    registry: Registry | None = None,
+    services: Mapping[str, ServiceType] | None = None,
+) -> RuleSet:
     """Parse the YAML rule set ``text`` read from ``source`` (a file name for messages).
 
-    Authority ids are checked against ``registry`` (the default registry if None).
+    Authority ids are checked against ``registry`` (the default registry if None),
+    service ids against the catalogue's ``services`` (the shipped catalogue if None).
     Raises ``RuleSetError`` listing every problem found: YAML syntax, unknown keys and
     fields, wrong types, unknown service types, authorities or roles, target above
     limit, duplicate rule ids, and cycles of ``extends`` or named-condition references.
     """
     registry = registry or load_default_registry()
+    services = MappingProxyType(dict(services if services is not None else load_default_service_types()))
     problems: list[tuple[int | None, str | None, str]] = []
 
     def fail(line, rule_id, message):
@@ -247,7 +259,7 @@ def parse_rule_set(text: str, source: str = "<rules>", registry: Registry | None
     if not isinstance(raw_rules, list) or not raw_rules:
         fail(_line_of(doc, "rules"), None, "'rules' must be a non-empty list")
         raw_rules = []
-    rules = _parse_rules(raw_rules, fields, named, registry, fail)
+    rules = _parse_rules(raw_rules, fields, named, registry, services, fail)
 
     if problems:
         raise RuleSetError(source, problems)
@@ -260,6 +272,7 @@ def parse_rule_set(text: str, source: str = "<rules>", registry: Registry | None
         conditions=MappingProxyType(named),
         source=source,
         description=str(doc.get("description") or ""),
+        services=services,
     )
 
 
@@ -341,7 +354,7 @@ def _cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def _parse_rules(raw_rules, fields, named, registry: Registry, fail) -> list[Rule]:
+def _parse_rules(raw_rules, fields, named, registry: Registry, services, fail) -> list[Rule]:
     by_id: dict[str, dict] = {}
     order: list[str] = []
     for index, raw in enumerate(raw_rules):
@@ -383,7 +396,7 @@ def _parse_rules(raw_rules, fields, named, registry: Registry, fail) -> list[Rul
         if rule_id in cyclic:
             continue
         merged, origin = _merged(rule_id, by_id, graph)
-        rule = _parse_rule(rule_id, merged, origin, fields, named, registry, fail)
+        rule = _parse_rule(rule_id, merged, origin, fields, named, registry, services, fail)
         if rule is not None:
             rules.append(rule)
     return rules
@@ -405,7 +418,7 @@ def _merged(rule_id, by_id, graph) -> tuple[dict, dict]:
     return merged, origin
 
 
-def _parse_rule(rule_id, raw, origin, fields, named, registry, fail) -> Rule | None:
+def _parse_rule(rule_id, raw, origin, fields, named, registry, services, fail) -> Rule | None:
     def line(key):
         return _line_of(origin.get(key, raw), key)
 
@@ -419,7 +432,7 @@ def _parse_rule(rule_id, raw, origin, fields, named, registry, fail) -> Rule | N
     service = raw.get("service")
     if not isinstance(service, str):
         problem("service", "wrong type or missing: 'service' must be a service type id")
-    elif service not in SERVICE_TYPES:
+    elif service not in services:
         problem("service", f"unknown service type {service!r}")
 
     priority = raw.get("priority", 0)

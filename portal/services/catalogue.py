@@ -23,7 +23,12 @@ from sqlalchemy.orm import Session
 
 from portal.models import ServiceType
 from portal.services.deadlines import danish_today
-from routing.service_types import SERVICE_TYPES
+from routing.service_types import (
+    ServiceTypeError,
+    ServiceTypes,
+    parse_service_types,
+    service_type_from,
+)
 
 CATALOGUE_FILE = Path(__file__).resolve().parent.parent / "data" / "services.yaml"
 QUESTION_TYPES = ("text", "textarea", "yesno", "choice", "date", "number")
@@ -223,6 +228,17 @@ def _read_file(path: str) -> dict:
     return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
+def routing_service_types(path: Path | None = None) -> ServiceTypes:
+    """The catalogue's service types as routing takes them (id -> the words its
+    explanations use), from the catalogue file (read once)."""
+    return _routing_service_types(str(path or CATALOGUE_FILE))
+
+
+@functools.cache
+def _routing_service_types(path: str) -> ServiceTypes:
+    return parse_service_types(_read_file(path), path)
+
+
 def life_situations(path: Path | None = None) -> list[dict]:
     """The life situations in display order: ``[{id, name: {da, en}}]``."""
     return list(_read_file(str(path or CATALOGUE_FILE))["life_situations"])
@@ -234,16 +250,27 @@ def load_catalogue_file(path: Path | None = None) -> list[dict]:
     Status texts and next steps of each service are the file's defaults overlaid with
     the service's own. Raises ``CatalogueError`` naming the service and the problem.
     """
-    doc = _read_file(str(path or CATALOGUE_FILE))
-    situations = {s["id"] for s in doc["life_situations"]}
+    return catalogue_items(_read_file(str(path or CATALOGUE_FILE)))
+
+
+def catalogue_items(doc: Any) -> list[dict]:
+    """``load_catalogue_file`` for a catalogue document already read."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("life_situations"), list) \
+            or not isinstance(doc.get("services"), list):
+        raise CatalogueError("a catalogue is a mapping with 'life_situations' and 'services' lists")
+    situations = {s.get("id") for s in doc["life_situations"] if isinstance(s, dict)}
     defaults = doc.get("defaults") or {}
     seen: set[tuple[str, int]] = set()
     services = []
     for raw in doc["services"]:
+        if not isinstance(raw, dict):
+            raise CatalogueError(f"a service must be a mapping, not {raw!r}")
         slug = raw.get("slug")
         where = f"service {slug!r}"
-        if slug not in SERVICE_TYPES:
-            raise CatalogueError(f"{where}: not a service type the routing engine knows")
+        try:
+            service_type_from(slug, raw.get("explain"))
+        except ServiceTypeError as exc:
+            raise CatalogueError(str(exc)) from None
         key = (slug, int(raw.get("version", 0)))
         if key[1] < 1 or key in seen:
             raise CatalogueError(f"{where}: version must be a positive number, once per slug")
@@ -288,6 +315,59 @@ def sync_service_types(session: Session, path: Path | None = None) -> int:
     Commits. Raises ``CatalogueError`` for a bad file (and changes nothing).
     """
     services = load_catalogue_file(path)
+    store_catalogue(session, services)
+    session.commit()
+    return len(services)
+
+
+# An imported catalogue file is read whole; a catalogue of borger.dk's size (about
+# 2,000 services) is a few megabytes.
+MAX_IMPORT_BYTES = 16 * 1024 * 1024
+
+
+def import_catalogue(session: Session, text: str, source: str, *, actor=None) -> int:
+    """Store every service version of the catalogue YAML ``text`` (read from ``source``)
+    as ``sync_service_types`` stores the shipped file, audited. Commits. Raises
+    ``CatalogueError`` for a file too large, not YAML, or describing a bad service (and
+    then changes nothing). Returns the number of versions."""
+    from portal.services import audit
+
+    if len(text.encode("utf-8")) > MAX_IMPORT_BYTES:
+        raise CatalogueError(f"{source}: larger than {MAX_IMPORT_BYTES // 1024} KB, the most an import may be")
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CatalogueError(f"{source}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    try:
+        items = catalogue_items(doc)
+    except CatalogueError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CatalogueError(f"{source}: a service is incomplete or malformed ({exc!r})") from None
+    changed = store_catalogue(session, items)
+    audit.record(session, actor=actor, action="catalogue.imported",
+                 details={"source": source, "versions": len(items), "changed": changed})
+    session.commit()
+    return len(items)
+
+
+def export_catalogue(session: Session) -> str:
+    """The catalogue in the database as YAML that ``import_catalogue`` reads back: the
+    shipped file's life situations and defaults, and every stored service version."""
+    doc = _read_file(str(CATALOGUE_FILE))
+    rows = session.scalars(select(ServiceType).order_by(ServiceType.slug, ServiceType.version))
+    out = {
+        "life_situations": doc["life_situations"],
+        "defaults": doc.get("defaults") or {},
+        "services": [dict(r.definition) for r in rows],
+    }
+    return yaml.safe_dump(out, allow_unicode=True, sort_keys=False, width=100)
+
+
+def store_catalogue(session: Session, services: list[dict]) -> list[str]:
+    """Add or update the rows for ``services`` (checked items); the caller commits.
+    Returns "slug/version" of each row added or changed."""
+    changed: list[str] = []
     session.info.pop(_READ_VERSIONS, None)
     existing = {(r.slug, r.version): r for r in session.scalars(select(ServiceType))}
     by_slug: dict[str, list[dict]] = {}
@@ -309,12 +389,15 @@ def sync_service_types(session: Session, path: Path | None = None) -> int:
             "valid_to": _as_date(item["valid_to"]),
             "definition": item,
         }
+        differs = False
         for attr, value in values.items():
             if getattr(row, attr, None) != value:
                 setattr(row, attr, value)
+                differs = True
+        if differs:
+            changed.append(f"{key[0]}/{key[1]}")
         session.add(row)
-    session.commit()
-    return len(services)
+    return changed
 
 
 # --- reading back -------------------------------------------------------------------
@@ -353,7 +436,7 @@ def get_service(
 
     Returns None for an unknown slug or version, so a tampered slug finds nothing.
     """
-    if not isinstance(slug, str) or slug not in SERVICE_TYPES:
+    if not isinstance(slug, str) or not slug:
         return None
     if version is not None:
         # Read once per session: a filing asks for its version several times (view,
@@ -390,18 +473,52 @@ _STOP_WORDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1)
+def _stemmers() -> dict:
+    import snowballstemmer
+
+    return {"da": snowballstemmer.stemmer("danish"), "en": snowballstemmer.stemmer("english")}
+
+
+@functools.lru_cache(maxsize=200_000)
+def _stem(lang: str, word: str) -> str:
+    """``word``'s Snowball stem in ``lang`` ("hjemmet" -> "hjem", "renting" -> "rent")."""
+    return _stemmers()[lang].stemWord(word)
+
+
+def _match(word: str, stem: str, h: str, h_stem: str) -> float:
+    """How well query word ``word`` (stem ``stem``) matches catalogue word ``h`` (stem
+    ``h_stem``): the same word 1, the same stem 0.9 ("hjemmet", "hjem"), a compound
+    starting with the word 0.8 ("hjemme", "hjemmehjælp"), one starting with its stem
+    (or a word the query word starts with) 0.6, a part inside a compound 0.4
+    ("hjælp", "hjemmehjælp")."""
+    if word == h:
+        return 1.0
+    if stem == h_stem:
+        return 0.9
+    if h.startswith(word):
+        return 0.8
+    if h.startswith(stem) or (len(h) > 3 and word.startswith(h)):
+        return 0.6
+    if len(stem) > 3 and (stem in h or word in h):
+        return 0.4
+    return 0.0
+
+
 def search(services: list[ServiceDefinition], query: str, locale: str) -> list[ServiceDefinition]:
     """Services matching ``query`` in either language, best first.
 
-    Simple scoring: a query word found in the name counts most, then in a keyword, then
-    in the description; prefixes and parts of compound words count less (``hjemme``
-    and ``hjælp`` find ``hjemmehjælp``). A word found in many services (``hjælp``)
-    weighs less than one found in few (``rengøring``). The citizen's own language
-    weighs a little more. Short words and function words are ignored.
+    Words are compared by their Snowball stems in each language ("hjemmet" finds
+    "hjem", "renting" finds "rent"). A query word found in the name counts most, then
+    in a keyword, then in the description; prefixes and parts of compound words count
+    less (``hjemme`` and ``hjælp`` find ``hjemmehjælp``). A word found in many services
+    (``hjælp``) weighs less than one found in few (``rengøring``). The citizen's own
+    language weighs a little more. Short words and function words are ignored.
     """
     words = [w for w in _words(query) if len(w) > 2 and w not in _STOP_WORDS]
     if not words:
         return []
+    stems = {lang: [_stem(lang, w) for w in words] for lang in ("da", "en")}
     points: dict[str, dict[str, float]] = {}
     for service in services:
         per_word = points.setdefault(service.slug, {})
@@ -412,16 +529,11 @@ def search(services: list[ServiceDefinition], query: str, locale: str) -> list[S
                 (3.0, [w for k in service.keywords.get(lang, []) for w in _words(k)]),
                 (1.0, _words(text_in(service.description, lang))),
             )
-            for word in words:
+            for word, stem in zip(words, stems[lang], strict=True):
                 best = 0.0
                 for value, haystack in fields:
                     for h in haystack:
-                        if word == h:
-                            best = max(best, value)
-                        elif h.startswith(word) or (len(h) > 3 and word.startswith(h)):
-                            best = max(best, value * 0.6)
-                        elif len(word) > 3 and word in h:
-                            best = max(best, value * 0.4)
+                        best = max(best, value * _match(word, stem, h, _stem(lang, h)))
                 per_word[word] = max(per_word.get(word, 0.0), best * weight)
     spread = {w: sum(1 for p in points.values() if p.get(w)) for w in words}
     scored = []

@@ -57,7 +57,9 @@ _lock = threading.Lock()
 
 def parse_source(text: str, source_name: str) -> RuleSet:
     """Parse a rule set's YAML text; raises ``routing.rules.RuleSetError``."""
-    return parse_rule_set(text, source_name, load_default_registry())
+    from portal.services.catalogue import routing_service_types
+
+    return parse_rule_set(text, source_name, load_default_registry(), routing_service_types())
 
 
 def compiled(version: int, text: str, source_name: str) -> tuple[RuleSet, CompiledRuleSet]:

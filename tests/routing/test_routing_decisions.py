@@ -12,7 +12,7 @@ import pytest
 from routing.decision import DecisionLayout, RoutingDecision
 from routing.engine import NoRoute, UnknownMunicipality, UnknownServiceType, compile_rule_set
 from routing.facts import RequestFacts
-from routing.service_types import SERVICE_TYPES
+from routing.service_types import load_default_service_types
 
 BEFORE, AFTER = date(2026, 12, 31), date(2027, 1, 1)
 
@@ -64,7 +64,7 @@ EXPECTED = [
 
 
 def test_the_table_covers_every_service_type():
-    assert {service for service, _, _ in EXPECTED} == set(SERVICE_TYPES)
+    assert {service for service, _, _ in EXPECTED} == set(load_default_service_types())
 
 
 @pytest.mark.parametrize("day", [BEFORE, AFTER], ids=str)
@@ -129,7 +129,7 @@ def test_snapshot_compiled_set_refuses_days_of_another_registry_period(default_r
         compiled.route(RequestFacts("home-care", "101", AFTER, {}))
 
 
-@pytest.mark.parametrize("service", sorted(SERVICE_TYPES))
+@pytest.mark.parametrize("service", sorted(load_default_service_types()))
 def test_decision_round_trips_through_json(engine, service):
     decision = engine.route(RequestFacts(service, "461", AFTER, {"age": 40, "lived_abroad": True}))
     again = RoutingDecision.from_dict(json.loads(json.dumps(decision.to_dict())))
