@@ -67,7 +67,7 @@ def world(session):
     draft = start_draft(session, citizen, "home-care")
     session.commit()
     values = {"case_id": case.id, "request_id": draft.id, "plan_id": plan.id, "goal_id": goal.id,
-              "action_id": action.id, "slug": "home-care", "provider": "dev", "table": "cases",
+              "action_id": action.id, "slug": "home-care", "provider": "dev", "table": "cases", "page": "refused",
               "step_id": get_service(session, "home-care").steps[0].id}
     people = {
         "anonymous": None,
