@@ -1,7 +1,7 @@
 """Recovery benchmark (issue 20): filings at a steady rate through gunicorn on
 PostgreSQL while the worker and the queue's Redis are killed at set moments.
 
-    python bench/recovery.py [--rate 8] [--seconds 50] [--database-url postgresql://...]
+    python bench/recovery.py [--rate 2] [--seconds 120] [--database-url postgresql://...]
 
 One ``indgang worker`` (rq's forking worker, its relay and scheduler, default
 settings) routes the filings. The web state (sessions) lives in a Redis of its own,
@@ -117,8 +117,8 @@ def percentiles(values: list[float]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=8.0, help="filings per second")
-    parser.add_argument("--seconds", type=float, default=50.0, help="length of the filing run")
+    parser.add_argument("--rate", type=float, default=2.0, help="filings per second")
+    parser.add_argument("--seconds", type=float, default=120.0, help="length of the filing run")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL",
                                                                   "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
@@ -130,16 +130,20 @@ def main() -> int:
         queue.start()
         env = dict(setup.env, REDIS_URL=queue.url, SESSION_REDIS_URL=setup.redis_url, INDGANG_ENV="development")
         setup.env = env
+        worker_log = Path(tempfile.gettempdir()) / f"indgang-recovery-worker-{os.getpid()}.log"
         web = worker = None
         answered: dict[int, float] = {}
         faults: list[tuple[str, float, float]] = []  # name, start, end (component back)
         try:
             drafts = setup.drafts(n + 10)
             web, port = setup.gunicorn("portal:create_app()", ROOT)
-            worker = start_worker(env, tmp / "worker.log")
-            for item in drafts[:10]:  # warm up web and worker
+            worker = start_worker(env, worker_log)
+            for item in drafts[:10]:  # warm up web and worker, and wait for them to be routed
                 post(port, item)
-            time.sleep(5)
+            deadline = time.time() + 120
+            while setup.count("SELECT count(*) FROM requests WHERE status = 'routed'") < 10 and time.time() < deadline:
+                time.sleep(0.2)
+            time.sleep(2)
             items = drafts[10:]
             kill_at, redis_at = int(n * 0.25), int(n * 0.55)
             statuses = []
@@ -151,7 +155,7 @@ def main() -> int:
                 started = time.time()
                 kill_worker(worker)
                 time.sleep(1)
-                worker = start_worker(env, tmp / "worker.log")
+                worker = start_worker(env, worker_log)
                 faults.append(("worker SIGKILLed, restarted after 1 s", started, time.time()))
                 while len(answered) < 10 + redis_at:
                     time.sleep(0.01)
@@ -227,6 +231,7 @@ def main() -> int:
     p95 = statistics.quantiles(calm, n=20)[18] * 1000 if len(calm) > 1 else float("inf")
     ok = (p95 < P95_GOAL_MS and all(d < DRAIN_GOAL_S for _, d, _ in drains)
           and counts["lost"] == counts["duplicated"] == 0 and not bad)
+    print(f"  worker log: {worker_log}")
     print(f"  calm p95 {p95:.0f} ms (goal < {P95_GOAL_MS:.0f} ms); {'PASS' if ok else 'FAIL'}")
     return 0 if ok else 1
 
