@@ -147,13 +147,15 @@ def demo_load() -> None:
 
 @click.command("relay")
 @click.option("--once", is_flag=True, help="Move what is pending now, then exit.")
-@click.option("--interval", default=1.0, show_default=True, help="Seconds between polls.")
+@click.option("--interval", type=float, default=None,
+              help="Seconds between polls (default RELAY_INTERVAL: 1 on PostgreSQL, 0.2 on SQLite).")
 @with_appcontext
-def relay_command(once: bool, interval: float) -> None:
+def relay_command(once: bool, interval: float | None) -> None:
     """Move committed outbox rows into rq (safe to run several at once)."""
     from portal.services.relay import run_relay
 
-    run_relay(current_app, once=once, interval=interval)
+    parent = os.environ.get("INDGANG_RELAY_PARENT")  # set by ``indgang worker`` for its relay
+    run_relay(current_app, once=once, interval=interval, parent_pid=int(parent) if parent else None)
 
 
 @click.command("worker")
@@ -168,53 +170,25 @@ def worker(queues: str, burst: bool, no_relay: bool, simple: bool) -> None:
     The outbox relay runs beside it as its own process (a thread would be unsafe
     next to rq's fork per job).
     """
-    from redis.exceptions import RedisError
-    from rq import SimpleWorker, Worker
-
-    from portal.redis_conn import get_redis
+    from portal.queue_worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     relay_proc = None
     if not no_relay and not burst:
-        relay_proc = subprocess.Popen([sys.executable, "-m", "portal.cli", "relay"], env=_child_env())
-    cls = _stop_aware(SimpleWorker if simple else Worker)
+        # The relay ends with this process (INDGANG_RELAY_PARENT: see ``run_relay``).
+        env = {**_child_env(), "INDGANG_RELAY_PARENT": str(os.getpid())}
+        relay_proc = subprocess.Popen([sys.executable, "-m", "portal.cli", "relay"], env=env)
     from portal import jobs
 
     jobs.preload(current_app)
-    restart = False
     try:
-        rq_worker = cls(queues.split(","), connection=get_redis())
-        try:
-            rq_worker.work(with_scheduler=True, burst=burst)
-        except RedisError as exc:
-            logging.getLogger(__name__).warning("worker: Redis unavailable (%s)", type(exc).__name__)
-        # rq quits when Redis goes away in the middle of a job; wait Redis out and start
-        # afresh (jobs lost with Redis are recovered from the outbox by the relay).
-        restart = not burst and not rq_worker.stop_asked
+        # Waits Redis out, at start and after rq's loop ends on an error (jobs lost
+        # with Redis are recovered from the outbox by the relay).
+        run_worker(current_app, queues.split(","), burst=burst, simple=simple)
     finally:
         if relay_proc is not None:
             relay_proc.terminate()
             relay_proc.wait(10)
-    if restart:
-        logging.getLogger(__name__).warning("worker: stopped on an error; starting again in 2 s")
-        time.sleep(2)
-        os.execv(sys.executable, [sys.executable, "-m", "portal.cli", *sys.argv[1:]])  # noqa: S606 - our own command
-
-
-def _stop_aware(base: type) -> type:
-    """``base`` (an rq worker class) remembering that SIGTERM or SIGINT asked it to
-    stop, busy or idle alike, so that ``indgang worker`` stops then instead of taking
-    the end of rq's loop for a failure and starting again."""
-
-    class StopAware(base):
-        stop_asked = False
-
-        def request_stop(self, signum, frame):
-            self.stop_asked = True
-            super().request_stop(signum, frame)
-
-    StopAware.__name__ = f"StopAware{base.__name__}"
-    return StopAware
 
 
 def _child_env() -> dict:

@@ -121,8 +121,25 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         "AUDIT_RETENTION_DAYS": audit_days,
         # The relay's upkeep (periodic jobs, recovering jobs Redis lost) runs this often;
         # an outbox row whose job is gone from Redis this long is relayed again.
-        "UPKEEP_INTERVAL": float(env.get("UPKEEP_INTERVAL", "15")),
+        "UPKEEP_INTERVAL": float(env.get("UPKEEP_INTERVAL", "5")),
         "OUTBOX_REQUEUE_AFTER": float(env.get("OUTBOX_REQUEUE_AFTER", "120")),
+        # Recovery after faults (issue 20). A job's entry in rq's started registry lives
+        # JOB_HEARTBEAT_GRACE seconds past its worker's last heartbeat (every
+        # JOB_MONITORING_INTERVAL while the job runs); once it lapses, the relay's upkeep
+        # (or any worker's maintenance, every WORKER_MAINTENANCE_INTERVAL) retries the job.
+        # A killed worker's job so runs again within about a minute, not rq's ten.
+        "JOB_MONITORING_INTERVAL": int(env.get("JOB_MONITORING_INTERVAL", "10")),
+        "JOB_HEARTBEAT_GRACE": int(env.get("JOB_HEARTBEAT_GRACE", "20")),
+        "WORKER_MAINTENANCE_INTERVAL": int(env.get("WORKER_MAINTENANCE_INTERVAL", "10")),
+        # An idle worker wakes every WORKER_TTL - 15 seconds (at least 1) to beat and
+        # run its maintenance, which also takes a dead scheduler's place.
+        "WORKER_TTL": int(env.get("WORKER_TTL", "30")),
+        # rq's scheduler lock lapses this long after its scheduler's last beat (rq's own
+        # is 61 s), so another worker's scheduler takes over within a minute.
+        "SCHEDULER_LOCK_TTL": int(env.get("SCHEDULER_LOCK_TTL", "15")),
+        # The relay's poll, in seconds; on PostgreSQL it is the fallback, as filing
+        # wakes the relay at once (LISTEN/NOTIFY). Unset: 1 s there, 0.2 s on SQLite.
+        "RELAY_INTERVAL": float(env["RELAY_INTERVAL"]) if env.get("RELAY_INTERVAL") else None,
         # Statistics: figures based on fewer cases are not shown (privacy, noise).
         "STATS_MIN_COUNT": int(env.get("STATS_MIN_COUNT", "10")),
         # Share of instant decisions flagged for human review (0..1, sampled by case id).

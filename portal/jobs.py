@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import date
 
 from flask import Flask, current_app
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from portal.db import open_session
 from portal.services import outbox
@@ -32,13 +32,37 @@ def job(queue: str = "default", timeout: int = 180) -> Callable[[Callable], Call
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
         def run(*, outbox_id: int | None = None, **kwargs):
-            with open_session(current_app) as session, outbox.marking_done(session, outbox_id):
-                return func(session, **kwargs)
+            try:
+                with open_session(current_app) as session, outbox.marking_done(session, outbox_id):
+                    return func(session, **kwargs)
+            except OperationalError:
+                _keep_retries_while_the_database_is_down(current_app)
+                raise
 
         run.job_spec = JobSpec(name=f"{func.__module__}.{func.__name__}", queue=queue, timeout=timeout)
         return run
 
     return decorate
+
+
+def _keep_retries_while_the_database_is_down(app: Flask) -> None:
+    """A job that failed because the database does not answer has not used up one of
+    its retries: it is tried again in the first backoff (10 s) for as long as the
+    outage lasts, and runs when the database is back, instead of landing among the
+    failed jobs after a few minutes of outage (issue 20)."""
+    from rq import get_current_job
+    from sqlalchemy import text
+
+    try:
+        with app.extensions["db"].engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return  # it answers: an ordinary failure
+    except SQLAlchemyError:
+        pass
+    job = get_current_job()
+    if job is not None and job.retries_left is not None and job.retry_intervals:
+        job.retries_left = len(job.retry_intervals) + 1  # rq takes one off as it retries
+        log.warning("job %s: the database does not answer; retried without using up a retry", job.id)
 
 
 def preload(app: Flask) -> None:

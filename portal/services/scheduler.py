@@ -1,5 +1,8 @@
 """Periodic jobs and lost-job recovery, run from the relay loop of every worker.
 
+``reclaim_abandoned`` retries jobs left "started" by a worker that died (rq's own
+cleanup of its started registry, run often).
+
 ``schedule_periodic`` enqueues each periodic job once per time slot: the slot is
 claimed with ``SET NX`` on a key named after it, and the rq job id is named after
 the slot too, so any number of relays running side by side enqueue it once.
@@ -17,6 +20,7 @@ from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -52,6 +56,26 @@ def schedule_periodic(redis: Redis, now: datetime | None = None) -> list[str]:
         )
         enqueued.append(job_id)
     return enqueued
+
+
+QUEUES = ("high", "default", "low")
+
+
+def reclaim_abandoned(redis: Redis, queues: tuple[str, ...] = QUEUES, *, lock_seconds: int = 30) -> None:
+    """Hand rq's abandoned jobs back to it: a job still "started" whose entry in the
+    started registry lapsed (its worker stopped beating: killed, or cut off) is retried
+    with its backoff, or failed on its last attempt, as rq's own maintenance does, but
+    every upkeep instead of every ten minutes. One relay at a time per queue (a lock
+    of its own, short, so a relay killed while holding it delays no one for long).
+    Raises ``RedisError`` when Redis is down."""
+    for name in queues:
+        lock = f"indgang:reclaim:{name}"
+        if not redis.set(lock, "1", nx=True, ex=lock_seconds):
+            continue
+        try:
+            StartedJobRegistry(name, connection=redis).cleanup()
+        finally:
+            redis.delete(lock)
 
 
 def _lost(job_id: str, redis: Redis) -> bool:

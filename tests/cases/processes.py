@@ -65,6 +65,11 @@ class Processes:
             "DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "test-secret-key",
             "INDGANG_INSTANCE_PATH": str(instance), "INDGANG_ENV": "test",
             "UPKEEP_INTERVAL": "1", "OUTBOX_REQUEUE_AFTER": "3", "PYTHONPATH": str(ROOT),
+            # Recovery (issue 20) in seconds: a dead worker's job lapses 2 s after its
+            # last beat (every second), maintenance every second, an idle worker wakes
+            # every second, a dead scheduler's lock lapses in 3 s.
+            "JOB_MONITORING_INTERVAL": "1", "JOB_HEARTBEAT_GRACE": "2", "WORKER_MAINTENANCE_INTERVAL": "1",
+            "WORKER_TTL": "16", "SCHEDULER_LOCK_TTL": "3",
         })
         self.env.update({k: str(v) for k, v in env.items()})
         self.running: list[subprocess.Popen] = []
@@ -84,6 +89,18 @@ class Processes:
 
     def relay(self) -> subprocess.Popen:
         return self._start("relay", "relay", "--interval", "0.2")
+
+    def children(self, proc: subprocess.Popen) -> list[int]:
+        """The pids of ``proc``'s child processes (Linux: read from /proc)."""
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == proc.pid:
+                found.append(int(stat.parent.name))
+        return found
 
     def kill(self, proc: subprocess.Popen) -> None:
         """SIGKILL, as the kernel's OOM killer or a pulled plug would."""
