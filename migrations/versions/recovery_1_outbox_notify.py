@@ -1,7 +1,7 @@
 """outbox rows wake the relay: a statement trigger NOTIFYs indgang_outbox (PostgreSQL)
 
 Revision ID: recovery_1
-Revises: plans_3
+Revises: citizen_1
 Create Date: 2026-12-03 16:00:00
 
 The relay polled the outbox once a second, most of the wait between a filing's answer
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "recovery_1"
-down_revision = "plans_3"
+down_revision = "citizen_1"
 branch_labels = None
 depends_on = None
 
