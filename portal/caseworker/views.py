@@ -28,7 +28,7 @@ from portal.auth import current_user, roles_required
 from portal.db import get_session
 from portal.extensions import htmx_fragment, vary_on_htmx
 from portal.models import Authority, CaseStatus, EventKind, Role
-from portal.services import cases, filing
+from portal.services import cases, citizen_card, filing
 from portal.services.cases import CITIZEN_TEXT, STATUS_LABEL
 
 bp = Blueprint("caseworker", __name__, url_prefix="/cases")
@@ -110,10 +110,12 @@ def _render_case(case_id: int, errors: dict | None = None, form: dict | None = N
         view = cases.view_case(session, current_user, case_id)
     except cases.CaseNotFound:
         abort(404)
+    # Who the citizen is: a view of personal data of its own, audited as such.
+    card = citizen_card.citizen_card(session, current_user, case_id)
     # The questions and answers as the citizen read them on "check your answers".
     answers = (filing.readable_answers(session, view.request, str(get_locale()), keep_unknown=True)
                if view.request.answers else [])
-    return render_template("caseworker/case.html", view=view, answers=answers, errors=errors or {},
+    return render_template("caseworker/case.html", view=view, card=card, answers=answers, errors=errors or {},
                            form=form or {}, error_title=bool(errors)), status
 
 
