@@ -28,7 +28,7 @@ from portal.auth import current_user, roles_required
 from portal.db import get_session
 from portal.extensions import htmx_fragment, vary_on_htmx
 from portal.models import Authority, CaseStatus, EventKind, Role
-from portal.services import cases, citizen_card, filing
+from portal.services import authority_lookup, cases, citizen_card, filing
 from portal.services import inbox as work
 from portal.services.cases import CITIZEN_TEXT, STATUS_LABEL
 
@@ -141,7 +141,40 @@ def _render_case(case_id: int, errors: dict | None = None, form: dict | None = N
     answers = (filing.readable_answers(session, view.request, str(get_locale()), keep_unknown=True)
                if view.request.answers else [])
     return render_template("caseworker/case.html", view=view, card=card, answers=answers, errors=errors or {},
-                           form=form or {}, error_title=bool(errors)), status
+                           form=form or {}, error_title=bool(errors), timeline=_timeline(view),
+                           handover_in=_handover_in(view),
+                           authority_groups=_by_level(view.authorities)), status
+
+
+# The levels the reject list groups authorities by, in this order.
+LEVELS = (("state", _l("State authorities")), ("region", _l("Regions")), ("municipality", _l("Municipalities")))
+
+
+def _by_level(authorities) -> list[tuple[str, list]]:
+    """The authorities one may send a case to, grouped by level for an optgroup list."""
+    groups = []
+    for kind, label in LEVELS:
+        members = [a for a in authorities if getattr(a.kind, "value", a.kind) == kind]
+        if members:
+            groups.append((label, members))
+    return groups
+
+
+def _handover_in(view):
+    """The handover that brought the case here, if it came from another authority."""
+    arrived = [h for h in view.handovers if h.to_authority_id == view.case.authority_id]
+    return arrived[-1] if arrived else None
+
+
+def _timeline(view) -> list[tuple]:
+    """Events, messages and handovers of the case in one list, oldest first:
+    ``(at, "event"|"message"|"handover", row)``. Message and handover events are
+    left out, as the message and the handover themselves are shown."""
+    shown_elsewhere = {EventKind.MESSAGE, EventKind.HANDOVER_SENT}
+    items = [(e.at, "event", e) for e in view.events if e.kind not in shown_elsewhere]
+    items += [(m.created_at, "message", m) for m in view.messages]
+    items += [(h.sent_at, "handover", h) for h in view.handovers]
+    return sorted(items, key=lambda item: (item[0], item[1]))
 
 
 def _act(case_id: int, change, success: str):
@@ -177,8 +210,11 @@ def accept(case_id: int):
 @staff_only
 def reject(case_id: int):
     form = request.form
+    # Without JS the grouped list is used; the type-ahead field gives the name instead.
+    to_authority = form.get("to_authority", "") or authority_lookup.by_name(
+        get_session(), form.get("to_authority_name", ""))
     return _act(case_id, lambda s, v: cases.reject_case(
-        s, current_user, case_id, reason=form.get("reason", ""), to_authority_id=form.get("to_authority", ""),
+        s, current_user, case_id, reason=form.get("reason", ""), to_authority_id=to_authority,
         expected_version=v), _("The case is sent to the other authority."))
 
 
