@@ -20,7 +20,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -29,7 +29,8 @@ from portal.db import get_session
 from portal.extensions import htmx_fragment, vary_on_htmx
 from portal.models import Authority, CaseStatus, EventKind, Role
 from portal.numbers import parse_id, parse_int
-from portal.services import cases, filing
+from portal.services import authority_lookup, cases, citizen_card, filing
+from portal.services import inbox as work
 from portal.services.cases import CITIZEN_TEXT, STATUS_LABEL
 
 bp = Blueprint("caseworker", __name__, url_prefix="/cases")
@@ -85,6 +86,7 @@ def _filters() -> cases.InboxFilters:
         assignee=args.get("assignee", "")[:12], deadline=args.get("deadline", ""),
         sort=sort if sort in cases.InboxFilters.SORTS else "target_due",
         descending=args.get("dir") == "desc", page=parse_int(page, low=1, high=100_000) or 1,
+        q=args.get("q", "")[:100],
     )
 
 
@@ -94,9 +96,33 @@ def inbox():
     """The authority's cases; the filter form's htmx request gets only the results
     table. Branching on the target, not on ``HX-Request`` alone: htmx's history
     restore (the Back button) sends ``HX-Request`` too, and must get the page."""
-    page = cases.inbox(get_session(), current_user, _filters())
+    queue = work.work_queue(get_session(), current_user, _filters())
     template = "caseworker/_inbox_results.html" if htmx_fragment("inbox-results") else "caseworker/inbox.html"
-    return vary_on_htmx(render_template(template, page=page, statuses=list(CaseStatus)))
+    return vary_on_htmx(render_template(template, page=queue.page, queue=queue, statuses=list(CaseStatus),
+                                        errors={}))
+
+
+@bp.post("/assign")
+@staff_only
+def assign_many():
+    """Assign the ticked cases of the inbox to one person at once (no JS needed)."""
+    session = get_session()
+    value = request.form.get("assignee", "")
+    ids = [case_id for case_id in map(parse_id, request.form.getlist("case")) if case_id is not None]
+    back = request.form.get("back", "")
+    target = url_for(".inbox") + (back if back.startswith("?") else "")
+    try:
+        assignee = parse_id(value)
+        if assignee is None and value != "none":
+            raise cases.InvalidChange({"assignee": _("Choose who gets the cases.")})
+        changed = work.assign_many(session, current_user, ids, assignee)
+    except cases.InvalidChange as exc:
+        session.rollback()
+        for message in exc.errors.values():
+            flash(str(message), "error")
+        return redirect(target, code=303)
+    flash(ngettext("%(num)d case is assigned.", "%(num)d cases are assigned.", changed), "success")
+    return redirect(target, code=303)
 
 
 @bp.get("/<id:case_id>")
@@ -111,11 +137,46 @@ def _render_case(case_id: int, errors: dict | None = None, form: dict | None = N
         view = cases.view_case(session, current_user, case_id)
     except cases.CaseNotFound:
         abort(404)
+    # Who the citizen is: a view of personal data of its own, audited as such.
+    card = citizen_card.citizen_card(session, current_user, case_id)
     # The questions and answers as the citizen read them on "check your answers".
     answers = (filing.readable_answers(session, view.request, str(get_locale()), keep_unknown=True)
                if view.request.answers else [])
-    return render_template("caseworker/case.html", view=view, answers=answers, errors=errors or {},
-                           form=form or {}, error_title=bool(errors)), status
+    return render_template("caseworker/case.html", view=view, card=card, answers=answers, errors=errors or {},
+                           form=form or {}, error_title=bool(errors), timeline=_timeline(view),
+                           handover_in=_handover_in(view),
+                           authority_groups=_by_level(view.authorities)), status
+
+
+# The levels the reject list groups authorities by, in this order.
+LEVELS = (("state", _l("State authorities")), ("region", _l("Regions")), ("municipality", _l("Municipalities")))
+
+
+def _by_level(authorities) -> list[tuple[str, list]]:
+    """The authorities one may send a case to, grouped by level for an optgroup list."""
+    groups = []
+    for kind, label in LEVELS:
+        members = [a for a in authorities if getattr(a.kind, "value", a.kind) == kind]
+        if members:
+            groups.append((label, members))
+    return groups
+
+
+def _handover_in(view):
+    """The handover that brought the case here, if it came from another authority."""
+    arrived = [h for h in view.handovers if h.to_authority_id == view.case.authority_id]
+    return arrived[-1] if arrived else None
+
+
+def _timeline(view) -> list[tuple]:
+    """Events, messages and handovers of the case in one list, oldest first:
+    ``(at, "event"|"message"|"handover", row)``. Message and handover events are
+    left out, as the message and the handover themselves are shown."""
+    shown_elsewhere = {EventKind.MESSAGE, EventKind.HANDOVER_SENT}
+    items = [(e.at, "event", e) for e in view.events if e.kind not in shown_elsewhere]
+    items += [(m.created_at, "message", m) for m in view.messages]
+    items += [(h.sent_at, "handover", h) for h in view.handovers]
+    return sorted(items, key=lambda item: (item[0], item[1]))
 
 
 def _act(case_id: int, change, success: str):
@@ -154,8 +215,11 @@ def accept(case_id: int):
 @staff_only
 def reject(case_id: int):
     form = request.form
+    # Without JS the grouped list is used; the type-ahead field gives the name instead.
+    to_authority = form.get("to_authority", "") or authority_lookup.by_name(
+        get_session(), form.get("to_authority_name", ""))
     return _act(case_id, lambda s, v: cases.reject_case(
-        s, current_user, case_id, reason=form.get("reason", ""), to_authority_id=form.get("to_authority", ""),
+        s, current_user, case_id, reason=form.get("reason", ""), to_authority_id=to_authority,
         expected_version=v), _("The case is sent to the other authority."))
 
 

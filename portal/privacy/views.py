@@ -21,6 +21,7 @@ citizen_only = roles_required(Role.CITIZEN)
 
 ACCESS_LABEL = {
     "case.view": _l("Opened your case"),
+    "citizen.view": _l("Saw who you are: name, date of birth, municipality and contact details"),
     "case.list": _l("Listed cases"),
     "case.accept": _l("Took your case"),
     "handover.send": _l("Sent your case to another authority"),

@@ -390,6 +390,7 @@ class InboxFilters:
     sort: str = "target_due"  # target_due | opened_at | status | reference
     descending: bool = False
     page: int = 1
+    q: str = ""  # part of a case reference or of the citizen's name
 
     SORTS = ("target_due", "opened_at", "status", "reference")
 
@@ -434,10 +435,16 @@ def inbox(session: Session, user: User, filters: InboxFilters) -> InboxPage:
         stmt = stmt.where(Case.target_due < today)
     elif filters.deadline == "soon":
         stmt = stmt.where(Case.target_due >= today, Case.target_due <= add_days(today, 5))
+    if filters.q.strip():
+        typed = filters.q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{typed}%"
+        citizens = select(User.id).where(func.lower(User.name).like(like, escape="\\"))
+        stmt = stmt.where(func.lower(Case.reference).like(like, escape="\\") | Request.citizen_id.in_(citizens))
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     column = {"target_due": Case.target_due, "opened_at": Case.opened_at, "status": Case.status,
               "reference": Case.reference}.get(filters.sort, Case.target_due)
-    order = column.desc() if filters.descending else column.asc()
+    # Cases without a target last either way (SQLite would put NULL first).
+    order = (column.desc() if filters.descending else column.asc()).nulls_last()
     page_size = 50
     stmt = stmt.order_by(order, Case.id).limit(page_size).offset((max(filters.page, 1) - 1) * page_size)
     cases = list(session.scalars(stmt))

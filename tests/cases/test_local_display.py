@@ -99,8 +99,8 @@ def test_the_caseworker_sees_who_wrote_each_message_and_when_in_danish_time(clie
     session.commit()
     login(worker)
     html = client.get(f"/cases/{case.id}", headers={"Accept-Language": "da"}).get_data(as_text=True)
-    messages = html[html.index('class="card-list messages"'):]
-    messages = messages[:messages.index("</ul>")]
+    messages = html[html.index('class="timeline"'):]  # messages sit in the one timeline
+    messages = messages[:messages.index("</ol>")]
     odense = name_of(session, worker.authority_id).name_da
     written = messages[:messages.index("Vi mangler en lægeerklæring.")]
     assert f"Fra Karin Sagsbehandler, {odense}" in written and DANISH_TIME in written
