@@ -12,6 +12,7 @@ plan's log) and, for the people concerned, a notification sent by an outbox job.
 from __future__ import annotations
 
 import calendar
+import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
@@ -637,10 +638,14 @@ def _parse_number(value, field_name: str, errors: dict, required: bool) -> float
             errors[field_name] = _l("Enter a number.")
         return None
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         errors[field_name] = _l("Enter a number, for example 37 or 2.5.")
         return None
+    if not math.isfinite(number):  # "nan", "inf", "1e999": not a measurement, and not JSON
+        errors[field_name] = _l("Enter an ordinary number, for example 37 or 2.5.")
+        return None
+    return number
 
 
 def _goal_fields(form) -> dict:

@@ -310,6 +310,22 @@ def test_goal_and_action_validation(session, aarhus):
     assert mine.owned_by_citizen and mine.authority_id is None and mine.responsible_name == "Ane Aarhus"
 
 
+@pytest.mark.parametrize("bad", ["nan", "NaN", "inf", "-Infinity", "1e999"])
+def test_nan_and_infinity_are_refused_in_targets_and_measurements(session, aarhus, bad):
+    plan = start(session, aarhus)
+    for field in ("baseline", "target_value"):
+        with pytest.raises(svc.PlanInvalid) as exc:
+            svc.add_goal(session, aarhus.region_worker, plan.id, goal_form(**{field: bad}))
+        assert set(exc.value.errors) == {field}
+        assert "ordinary number" in str(exc.value.errors[field])
+    goal = svc.add_goal(session, aarhus.region_worker, plan.id, goal_form())
+    with pytest.raises(svc.PlanInvalid) as exc:
+        svc.record_measurement(session, aarhus.region_worker, plan.id, goal.id, value=bad,
+                               measured_on="2026-11-20", version=1)
+    assert set(exc.value.errors) == {"value"}
+    assert session.get(Goal, goal.id).version == 1
+
+
 def test_only_the_responsible_or_lead_authority_edits_an_action(session, aarhus):
     plan = start(session, aarhus)  # lead: Aarhus
     goal = svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form())
