@@ -17,7 +17,7 @@ from sqlalchemy import select
 from portal.api import representations as rep
 from portal.api.idempotency import idempotent
 from portal.api.oauth import current_client, require_scope, token_response
-from portal.api.openapi import MAX_ID, description, validation_errors
+from portal.api.openapi import MAX_ID, SERVICE_MAX_LENGTH, description, validation_errors
 from portal.api.problems import ApiProblem
 from portal.db import get_session
 from portal.models import (
@@ -207,8 +207,11 @@ def cases_list():
     since = _datetime_param("updated_since")
     limit = _int_param("limit", 50, 1, 200)
     after = _decode_cursor(request.args["cursor"]) if "cursor" in request.args else 0
+    service = request.args.get("service")
+    if service is not None and len(service) > SERVICE_MAX_LENGTH:
+        raise _bad_parameter("service", f"a service id of at most {SERVICE_MAX_LENGTH} characters.")
     page = api_clients.list_cases(get_session(), current_client(), status=CaseStatus(status) if status else None,
-                                  service=request.args.get("service"), updated_since=since, after=after,
+                                  service=service, updated_since=since, after=after,
                                   limit=limit)
     items = [rep.case_summary(c, page.updated.get(c.id)) for c in page.cases]
     return jsonify(items=items, next_cursor=_encode_cursor(page.cases[-1].id) if page.more else None)

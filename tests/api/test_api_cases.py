@@ -142,6 +142,17 @@ def test_bad_list_parameters_are_400_problems(odense_api, params):
     assert response.json["errors"][0]["field"] == next(iter(params))
 
 
+def test_a_service_longer_than_the_openapi_limit_is_a_400(odense_api, odense_case):
+    from portal.api.openapi import SERVICE_MAX_LENGTH, description
+
+    schema = next(p["schema"] for p in description()["paths"]["/cases"]["get"]["parameters"] if p["name"] == "service")
+    assert schema["maxLength"] == SERVICE_MAX_LENGTH
+    response = odense_api.get("/api/v1/cases", query_string={"service": "x" * (SERVICE_MAX_LENGTH + 1)})
+    assert response.status_code == 400
+    assert response.json["errors"] == [{"field": "service", "message": f"a service id of at most {SERVICE_MAX_LENGTH} characters."}]
+    assert odense_api.get("/api/v1/cases", query_string={"service": "x" * SERVICE_MAX_LENGTH}).status_code == 200
+
+
 def test_reject_hands_the_case_to_another_authority(odense_api, session, odense_case):
     response = odense_api.post(f"/api/v1/cases/{odense_case.id}/reject",
                                json={"reason": "Borgeren bor i Aarhus", "to_authority_id": AARHUS})
