@@ -8,6 +8,7 @@ call, with the client's service user as the actor), and answers JSON or a proble
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 
 from flask import Blueprint, current_app, jsonify, request, url_for
@@ -63,14 +64,38 @@ def _limit_input() -> None:
 # --- helpers ------------------------------------------------------------------------
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value) -> bool:
+    """Does any string (key or value) anywhere in the parsed JSON ``value`` hold a lone
+    surrogate? Walks without recursion."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def _json_body(schema: str) -> dict:
     """The request's JSON object, valid against ``schema``, else a 400/415/422 problem."""
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
         raise ApiProblem(415, "Send the request body as application/json.")
     try:
         body = json.loads(request.get_data(cache=True) or b"")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise ApiProblem(400, "The request body is not valid JSON.", slug="malformed-json", title="Malformed JSON")
+    if _has_lone_surrogate(body):
+        # "\ud800" is valid JSON but no text: it cannot be stored (or encoded as UTF-8).
+        raise ApiProblem(400, "The request body holds a lone surrogate (\\ud800-\\udfff), which is not text.",
+                         slug="malformed-json", title="Malformed JSON")
     errors = validation_errors(schema, body)
     if errors:
         raise ApiProblem(422, "The request body is not valid: see errors.", slug="validation",
