@@ -71,7 +71,9 @@ def _init_extensions(app: Flask) -> None:
 
     @app.context_processor
     def _globals():
-        return {"current_user": current_user, "current_locale": str(get_locale()),
+        from portal import limits
+
+        return {"current_user": current_user, "current_locale": str(get_locale()), "limits": limits,
                 "session_idle_seconds": lambda: int(app.config["SESSION_IDLE_TIMEOUT"].total_seconds())}
 
 

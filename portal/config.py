@@ -47,6 +47,14 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         missing = [k for k in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL") if not env.get(k)]
         if missing:
             raise ConfigError(f"production needs {', '.join(missing)}")
+    # In production the session cookie is a "__Host-" cookie (ASVS 3.3.1): the browser
+    # takes it only if it is Secure, has Path=/ and no Domain, so no sibling host or
+    # path can set or shadow it.
+    cookie_secure = _bool(env.get("SESSION_COOKIE_SECURE"), mode == "production")
+    cookie_name = env.get("SESSION_COOKIE_NAME") or (
+        "__Host-indgang_session" if mode == "production" else "indgang_session")
+    if cookie_name.startswith("__Host-") and not cookie_secure:
+        raise ConfigError("a __Host- session cookie needs SESSION_COOKIE_SECURE")
     audit_days = int(env.get("AUDIT_RETENTION_DAYS", str(5 * 365)))
     if audit_days < AUDIT_RETENTION_FLOOR_DAYS:
         raise ConfigError(f"AUDIT_RETENTION_DAYS must be at least {AUDIT_RETENTION_FLOOR_DAYS}")
@@ -88,10 +96,12 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
         "SMTP_HOST": env.get("SMTP_HOST", "127.0.0.1"),
         "SMTP_PORT": int(env.get("SMTP_PORT", "8025")),
         "MAIL_FROM": env.get("MAIL_FROM", "Indgang <noreply@indgang.local>"),
-        "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), mode == "production"),
+        "SESSION_COOKIE_SECURE": cookie_secure,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_NAME": env.get("SESSION_COOKIE_NAME", "indgang_session"),
+        "SESSION_COOKIE_NAME": cookie_name,
+        "SESSION_COOKIE_DOMAIN": None,
+        "SESSION_COOKIE_PATH": "/",
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
         "SESSION_IDLE_TIMEOUT": timedelta(minutes=int(env.get("SESSION_IDLE_MINUTES", "30"))),
         # Who runs this site: named on the accessibility statement, privacy and cookie

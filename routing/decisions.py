@@ -40,6 +40,7 @@ from typing import Any
 import yaml
 
 from routing import conditions as cond
+from routing import safe_yaml
 from routing.rules import (
     RuleSetError,
     _date_field,
@@ -221,7 +222,7 @@ def parse_decision_rules(text: str, source: str = "<decision rules>",
         problems.append((line, rule_id, message))
 
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        doc = safe_yaml.load(text, _Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise RuleSetError(source, [(mark.line + 1 if mark else None, None,

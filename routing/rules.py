@@ -39,6 +39,7 @@ from typing import Any
 import yaml
 
 from routing import conditions as cond
+from routing import safe_yaml
 from routing.registry import Registry, load_default_registry
 from routing.service_types import ServiceType, load_default_service_types
 
@@ -151,8 +152,9 @@ class _LineList(list):
     item_lines: list
 
 
-class _Loader(yaml.SafeLoader):
-    """A safe loader whose mappings and lists remember their line numbers and which
+class _Loader(safe_yaml.SafeLoader):
+    """The safe loader (no anchors or aliases, see ``routing.safe_yaml``) whose mappings
+    and lists remember their line numbers and which
     refuses duplicate keys (PyYAML silently keeps the last)."""
 
 
@@ -225,7 +227,7 @@ def parse_rule_set(
         problems.append((line, rule_id, message))
 
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        doc = safe_yaml.load(text, _Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

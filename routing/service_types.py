@@ -17,7 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
+from routing import safe_yaml
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def default_catalogue_path() -> Path:
 def load_service_types(path: str | Path) -> ServiceTypes:
     """The service types in the catalogue file at ``path``."""
     path = Path(path)
-    return parse_service_types(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
+    return parse_service_types(safe_yaml.load(path.read_text(encoding="utf-8")), str(path))
 
 
 @functools.lru_cache(maxsize=1)

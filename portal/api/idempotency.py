@@ -42,7 +42,7 @@ def _request_hash() -> str:
     body = request.get_data(cache=True)
     try:
         canonical = json.dumps(json.loads(body or b"null"), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply: hash the raw bytes
         canonical = body
     return hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + canonical).hexdigest()
 

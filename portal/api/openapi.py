@@ -26,6 +26,8 @@ def _nullable(schema: dict) -> dict:
 
 
 STR = {"type": "string"}
+# The longest ``?service=`` the case list takes (a service slug); views.py enforces it.
+SERVICE_MAX_LENGTH = 64
 INT = {"type": "integer"}
 DATE = {"type": "string", "format": "date"}
 DATETIME = {"type": "string", "format": "date-time"}
@@ -282,7 +284,8 @@ PATHS: dict[str, dict] = {
         "List the authority's cases", "cases:read", _ok("CaseList"), op_id="listCases",
         parameters=[
             {"name": "status", "in": "query", "schema": {"type": "string", "enum": [s.value for s in CaseStatus]}},
-            {"name": "service", "in": "query", "schema": {"type": "string", "maxLength": 64, "pattern": TEXT}},
+            {"name": "service", "in": "query",
+             "schema": {"type": "string", "maxLength": SERVICE_MAX_LENGTH, "pattern": TEXT}},
             {"name": "updated_since", "in": "query", "schema": {"type": "string", "format": "date-time"},
              "description": "Only cases changed at or after this time (ISO 8601; UTC if no offset)."},
             {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,10}$"},

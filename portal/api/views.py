@@ -8,6 +8,7 @@ call, with the client's service user as the actor), and answers JSON or a proble
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 
 from flask import Blueprint, current_app, jsonify, request, url_for
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from portal.api import representations as rep
 from portal.api.idempotency import idempotent
 from portal.api.oauth import current_client, require_scope, token_response
-from portal.api.openapi import MAX_ID, description, validation_errors
+from portal.api.openapi import MAX_ID, SERVICE_MAX_LENGTH, description, validation_errors
 from portal.api.problems import ApiProblem
 from portal.db import get_session
 from portal.models import (
@@ -63,14 +64,38 @@ def _limit_input() -> None:
 # --- helpers ------------------------------------------------------------------------
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value) -> bool:
+    """Does any string (key or value) anywhere in the parsed JSON ``value`` hold a lone
+    surrogate? Walks without recursion."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def _json_body(schema: str) -> dict:
     """The request's JSON object, valid against ``schema``, else a 400/415/422 problem."""
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
         raise ApiProblem(415, "Send the request body as application/json.")
     try:
         body = json.loads(request.get_data(cache=True) or b"")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise ApiProblem(400, "The request body is not valid JSON.", slug="malformed-json", title="Malformed JSON")
+    if _has_lone_surrogate(body):
+        # "\ud800" is valid JSON but no text: it cannot be stored (or encoded as UTF-8).
+        raise ApiProblem(400, "The request body holds a lone surrogate (\\ud800-\\udfff), which is not text.",
+                         slug="malformed-json", title="Malformed JSON")
     errors = validation_errors(schema, body)
     if errors:
         raise ApiProblem(422, "The request body is not valid: see errors.", slug="validation",
@@ -207,8 +232,11 @@ def cases_list():
     since = _datetime_param("updated_since")
     limit = _int_param("limit", 50, 1, 200)
     after = _decode_cursor(request.args["cursor"]) if "cursor" in request.args else 0
+    service = request.args.get("service")
+    if service is not None and len(service) > SERVICE_MAX_LENGTH:
+        raise _bad_parameter("service", f"a service id of at most {SERVICE_MAX_LENGTH} characters.")
     page = api_clients.list_cases(get_session(), current_client(), status=CaseStatus(status) if status else None,
-                                  service=request.args.get("service"), updated_since=since, after=after,
+                                  service=service, updated_since=since, after=after,
                                   limit=limit)
     items = [rep.case_summary(c, page.updated.get(c.id)) for c in page.cases]
     return jsonify(items=items, next_cursor=_encode_cursor(page.cases[-1].id) if page.more else None)

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
+from portal import limits
 from portal.models import (
     AuditOutcome,
     Authority,
@@ -741,6 +742,8 @@ def change_deadline(session: Session, user: User, case_id: int, *, kind: str, da
     reason = (reason or "").strip()
     if not reason:
         errors["deadline_reason"] = _l("Give the reason for moving the deadline.")
+    elif limits.too_long(reason, limits.REASON):
+        errors["deadline_reason"] = limits.too_long(reason, limits.REASON)
     if kind not in ("suspend", "extend"):
         errors["kind"] = _l("Choose suspension or extension.")
     if case.status not in OPEN_STATUSES:
@@ -776,8 +779,8 @@ def send_message(session: Session, user: User, case_id: int, *, body: str, idemp
     body = (body or "").strip()
     if not body:
         raise InvalidChange({"body": _l("Write the message.")})
-    if len(body) > 5000:
-        raise InvalidChange({"body": _l("The message can be at most 5000 characters.")})
+    if limits.too_long(body, limits.MESSAGE):
+        raise InvalidChange({"body": limits.too_long(body, limits.MESSAGE)})
     key = (idempotency_key or "")[:64] or None
     if key:
         existing = session.scalar(select(Message).where(Message.idempotency_key == key))

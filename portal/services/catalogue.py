@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from portal.models import ServiceType
 from portal.services.deadlines import danish_today
+from routing import safe_yaml
 from routing.service_types import (
     ServiceTypeError,
     ServiceTypes,
@@ -225,7 +226,7 @@ def _as_date(value) -> date | None:
 
 @functools.cache
 def _read_file(path: str) -> dict:
-    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return safe_yaml.load(Path(path).read_text(encoding="utf-8"))
 
 
 def routing_service_types(path: Path | None = None) -> ServiceTypes:
@@ -335,7 +336,7 @@ def import_catalogue(session: Session, text: str, source: str, *, actor=None) ->
     if len(text.encode("utf-8")) > MAX_IMPORT_BYTES:
         raise CatalogueError(f"{source}: larger than {MAX_IMPORT_BYTES // 1024} KB, the most an import may be")
     try:
-        doc = yaml.safe_load(text)
+        doc = safe_yaml.load(text, max_bytes=MAX_IMPORT_BYTES)
     except yaml.YAMLError as exc:
         raise CatalogueError(f"{source}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
     try:
@@ -361,7 +362,7 @@ def export_catalogue(session: Session) -> str:
         "defaults": doc.get("defaults") or {},
         "services": [dict(r.definition) for r in rows],
     }
-    return yaml.safe_dump(out, allow_unicode=True, sort_keys=False, width=100)
+    return safe_yaml.dump(out, allow_unicode=True, sort_keys=False, width=100)
 
 
 def store_catalogue(session: Session, services: list[dict]) -> list[str]:

@@ -12,6 +12,7 @@ plan's log) and, for the people concerned, a notification sent by an outbox job.
 from __future__ import annotations
 
 import calendar
+import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
@@ -24,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from portal import limits
 from portal.models import (
     Action,
     ActionStatus,
@@ -637,10 +639,14 @@ def _parse_number(value, field_name: str, errors: dict, required: bool) -> float
             errors[field_name] = _l("Enter a number.")
         return None
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         errors[field_name] = _l("Enter a number, for example 37 or 2.5.")
         return None
+    if not math.isfinite(number):  # "nan", "inf", "1e999": not a measurement, and not JSON
+        errors[field_name] = _l("Enter an ordinary number, for example 37 or 2.5.")
+        return None
+    return number
 
 
 def _goal_fields(form) -> dict:
@@ -652,6 +658,9 @@ def _goal_fields(form) -> dict:
     }
     if not values["title"]:
         errors["title"] = _l("Enter what the goal is.")
+    for name in ("title", "measure", "agreed_by"):
+        if limits.too_long(values[name], limits.LINE):
+            errors[name] = limits.too_long(values[name], limits.LINE)
     if not values["measure"]:
         errors["measure"] = _l("Enter how progress is measured.")
     values["baseline"] = _parse_number(form.get("baseline"), "baseline", errors, required=True)
@@ -871,6 +880,8 @@ def comment_on(session: Session, access: Access, body: str, kind: str = "comment
         kind = "comment"
     if not body:
         raise PlanInvalid({"body": _l("Write your comment or proposal.")})
+    if limits.too_long(body, limits.MESSAGE):
+        raise PlanInvalid({"body": limits.too_long(body, limits.MESSAGE)})
     action = _action_of(session, access, action_id) if action_id else None
     comment = PlanComment(plan_id=access.plan.id, author_id=actor.id, kind=kind, body=body,
                           action_id=action.id if action else None)

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from routing import conditions as cond
+from routing import safe_yaml
 from routing.decisions import Text
 from routing.rules import RuleSetError, _line_of, _Loader, _parse_fields
 
@@ -101,7 +102,7 @@ def parse_lead_rules(text: str, source: str = "<lead rules>") -> LeadRules:
         problems.append((line, rule_id, message))
 
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        doc = safe_yaml.load(text, _Loader)
     except yaml.YAMLError as exc:
         raise RuleSetError(source, [(None, None, f"not valid YAML: {exc}")])
     if not isinstance(doc, dict):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.models import (
     AuditEntry,
@@ -140,6 +140,29 @@ def test_bad_list_parameters_are_400_problems(odense_api, params):
     response = odense_api.get("/api/v1/cases", query_string=params)
     assert response.status_code == 400
     assert response.json["errors"][0]["field"] == next(iter(params))
+
+
+def test_a_service_longer_than_the_openapi_limit_is_a_400(odense_api, odense_case):
+    from portal.api.openapi import SERVICE_MAX_LENGTH, description
+
+    schema = next(p["schema"] for p in description()["paths"]["/cases"]["get"]["parameters"] if p["name"] == "service")
+    assert schema["maxLength"] == SERVICE_MAX_LENGTH
+    response = odense_api.get("/api/v1/cases", query_string={"service": "x" * (SERVICE_MAX_LENGTH + 1)})
+    assert response.status_code == 400
+    assert response.json["errors"] == [{"field": "service", "message": f"a service id of at most {SERVICE_MAX_LENGTH} characters."}]
+    assert odense_api.get("/api/v1/cases", query_string={"service": "x" * SERVICE_MAX_LENGTH}).status_code == 200
+
+
+@pytest.mark.parametrize("raw", ['{"body": "\\ud800"}', '{"body": "ok \\udfff"}', "[" * 100_000,
+                                 '{"body": ' + "[" * 100_000 + "}"], ids=["ud800", "udfff", "deep", "deep-in-body"])
+@pytest.mark.parametrize("with_key", [False, True])
+def test_a_lone_surrogate_or_deep_nesting_in_a_body_is_a_400(odense_api, session, odense_case, raw, with_key):
+    headers = {"Idempotency-Key": "bad-body-1"} if with_key else {}
+    response = odense_api.post(f"/api/v1/cases/{odense_case.id}/messages", data=raw,
+                               content_type="application/json", headers=headers)
+    assert response.status_code == 400
+    assert response.json["title"] == "Malformed JSON"
+    assert session.scalar(select(func.count()).select_from(Message).where(Message.case_id == odense_case.id)) == 0
 
 
 def test_reject_hands_the_case_to_another_authority(odense_api, session, odense_case):

@@ -523,3 +523,26 @@ def test_the_last_two_cases_closed_at_the_same_moment_close_the_request(live_dat
     finally:
         redis_conn.close(app)
         app.extensions["db"].engine.dispose()
+
+
+def test_a_deadline_reason_or_message_over_its_limit_is_refused_and_the_form_says_so(session, client, login):
+    from portal import limits
+
+    case, _, _ = routed_case(session)
+    worker = make_staff(session, authority_id=case.authority_id)
+    target = case.target_due
+    with pytest.raises(cases.InvalidChange) as caught:
+        cases.change_deadline(session, worker, case.id, kind="suspend", days=5, reason="x" * 100_000)
+    assert "2000" in str(caught.value.errors["deadline_reason"])
+    with pytest.raises(cases.InvalidChange) as caught:
+        cases.send_message(session, worker, case.id, body="x" * (limits.MESSAGE + 1))
+    assert "body" in caught.value.errors
+    session.expire_all()
+    assert session.get(Case, case.id).target_due == target
+    assert count(session, Message, Message.case_id == case.id) == 0
+    cases.change_deadline(session, worker, case.id, kind="suspend", days=5, reason="x" * limits.REASON)
+    cases.accept_case(session, worker, case.id)
+    login(worker)
+    html = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert f'name="deadline_reason" maxlength="{limits.REASON}"' in html
+    assert f'name="body" maxlength="{limits.MESSAGE}"' in html

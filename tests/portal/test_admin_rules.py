@@ -142,3 +142,26 @@ def test_simulate_page_needs_a_date(admin_client, session):
 
 def test_post_without_csrf_is_refused(admin_client):
     assert admin_client.post("/admin/rules/new", data={"source": "x"}).status_code == 400
+
+
+@pytest.mark.parametrize("bad, words", [
+    ('\nconditions:\n  a: &a ["x","x","x"]\n  b: &b [*a,*a,*a]\n  c: [*b,*b,*b]\n', "not allowed"),
+    ("\nextra: " + "[" * 5000 + "\n", "nested more than"),
+])
+def test_an_alias_bomb_or_deep_nesting_is_a_422_not_expanded(admin_client, session, bad, words):
+    token = csrf_token(admin_client, "/admin/rules/new")
+    text = _draft_text(admin_client) + bad
+    response = admin_client.post("/admin/rules/new", data={"csrf_token": token, "source": text})
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert words in body and len(body) < len(text) + 60_000
+    assert session.scalars(select(RuleSetRow)).all() == []
+
+
+def test_an_impossible_valid_from_is_a_422(admin_client, session):
+    token = csrf_token(admin_client, "/admin/rules/new")
+    text = re.sub(r"(?m)^valid_from: .*$", "valid_from: 2026-02-30", _draft_text(admin_client), count=1)
+    response = admin_client.post("/admin/rules/new", data={"csrf_token": token, "source": text})
+    assert response.status_code == 422
+    assert "not a real date" in response.get_data(as_text=True)
+    assert session.scalars(select(RuleSetRow)).all() == []

@@ -131,3 +131,26 @@ def test_session_cookie_is_httponly_lax_and_secure_in_production():
     prod = load_config({"INDGANG_ENV": "production", "SECRET_KEY": "k", "DATABASE_URL": "d", "REDIS_URL": "r"})
     assert dev["SESSION_COOKIE_HTTPONLY"] and dev["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert not dev["SESSION_COOKIE_SECURE"] and prod["SESSION_COOKIE_SECURE"]
+
+
+PRODUCTION = {"INDGANG_ENV": "production", "SECRET_KEY": "k", "DATABASE_URL": "d", "REDIS_URL": "r"}
+
+
+@pytest.fixture
+def production_cookies(app_config):
+    """The app fixture, with the session cookie settings production has."""
+    prod = load_config(PRODUCTION)
+    app_config.update({k: v for k, v in prod.items() if k.startswith("SESSION_COOKIE_")})
+    return prod
+
+
+def test_the_session_cookie_is_a_host_cookie_in_production(production_cookies, client):
+    assert production_cookies["SESSION_COOKIE_NAME"] == "__Host-indgang_session"
+    assert load_config({})["SESSION_COOKIE_NAME"] == "indgang_session"  # plain http in development
+    response = client.get("/login", base_url="https://localhost")
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("__Host-indgang_session="))
+    attributes = [part.strip().lower() for part in cookie.split(";")[1:]]
+    assert "secure" in attributes and "path=/" in attributes and "httponly" in attributes
+    assert not any(a.startswith("domain") for a in attributes)
+    with pytest.raises(ConfigError, match="__Host-"):
+        load_config(PRODUCTION | {"SESSION_COOKIE_SECURE": "0"})

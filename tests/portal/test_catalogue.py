@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from portal.models import ServiceType
 from portal.services import catalogue
+from routing import safe_yaml
 from routing.service_types import load_default_service_types
 
 
@@ -62,7 +63,7 @@ def _write_catalogue(tmp_path, mutate) -> str:
     doc = yaml.safe_load(catalogue.CATALOGUE_FILE.read_text(encoding="utf-8"))
     mutate(doc)
     path = tmp_path / "services.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    path.write_text(safe_yaml.dump(doc, allow_unicode=True), encoding="utf-8")
     return path
 
 

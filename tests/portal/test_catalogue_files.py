@@ -3,6 +3,7 @@ file refused with the problem named and nothing changed."""
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 
 import yaml
@@ -35,7 +36,7 @@ def test_export_then_import_changes_nothing(runner, session, tmp_path):
 
 def test_an_imported_service_is_offered(runner, session, tmp_path):
     path, doc = _exported(runner, tmp_path)
-    escort = dict(next(s for s in doc["services"] if s["slug"] == "home-care"))
+    escort = copy.deepcopy(next(s for s in doc["services"] if s["slug"] == "home-care"))
     escort.update(
         slug="escort-scheme",
         version=1,
@@ -87,3 +88,19 @@ def test_a_file_too_large_is_refused(runner, session, tmp_path, monkeypatch):
     result = runner.invoke(args=["catalogue", "import", str(path)])
     assert result.exit_code == 1
     assert "larger than" in result.output
+
+
+def test_an_alias_an_impossible_date_or_deep_nesting_is_refused(runner, session, tmp_path):
+    path, _ = _exported(runner, tmp_path)
+    text = path.read_text(encoding="utf-8")
+    before = _count(session)
+    for bad, words in [
+        ("x: &a [1, 2]\ny: [*a, *a]\n", "not allowed"),
+        (text.replace("valid_from: ", "valid_from: 2026-13-45 #", 1), "not a real date"),
+        ("services: " + "[" * 5000 + "\n", "nested more than"),
+    ]:
+        path.write_text(bad, encoding="utf-8")
+        result = runner.invoke(args=["catalogue", "import", str(path)])
+        assert result.exit_code == 1, result.output
+        assert words in result.output and "nothing was imported" in result.output
+    assert _count(session) == before

@@ -310,6 +310,43 @@ def test_goal_and_action_validation(session, aarhus):
     assert mine.owned_by_citizen and mine.authority_id is None and mine.responsible_name == "Ane Aarhus"
 
 
+@pytest.mark.parametrize("bad", ["nan", "NaN", "inf", "-Infinity", "1e999"])
+def test_nan_and_infinity_are_refused_in_targets_and_measurements(session, aarhus, bad):
+    plan = start(session, aarhus)
+    for field in ("baseline", "target_value"):
+        with pytest.raises(svc.PlanInvalid) as exc:
+            svc.add_goal(session, aarhus.region_worker, plan.id, goal_form(**{field: bad}))
+        assert set(exc.value.errors) == {field}
+        assert str(exc.value.errors[field]) in {"Enter an ordinary number, for example 37 or 2.5.",
+                                                "Skriv et almindeligt tal, for eksempel 37 eller 2,5."}
+    goal = svc.add_goal(session, aarhus.region_worker, plan.id, goal_form())
+    with pytest.raises(svc.PlanInvalid) as exc:
+        svc.record_measurement(session, aarhus.region_worker, plan.id, goal.id, value=bad,
+                               measured_on="2026-11-20", version=1)
+    assert set(exc.value.errors) == {"value"}
+    assert session.get(Goal, goal.id).version == 1
+
+
+def test_goal_texts_and_comments_over_their_limits_are_refused_and_the_forms_say_so(client, login, session, aarhus):
+    from portal import limits
+
+    plan = start(session, aarhus)
+    for field in ("title", "measure", "agreed_by"):
+        with pytest.raises(svc.PlanInvalid) as exc:
+            svc.add_goal(session, aarhus.region_worker, plan.id, goal_form(**{field: "x" * 100_000}))
+        assert set(exc.value.errors) == {field} and "200" in str(exc.value.errors[field])
+    with pytest.raises(svc.PlanInvalid) as exc:
+        svc.add_comment(session, aarhus.citizen, plan.id, "x" * 200_000)
+    assert set(exc.value.errors) == {"body"}
+    assert session.scalar(select(func.count()).select_from(Goal)) == 0
+    svc.add_comment(session, aarhus.citizen, plan.id, "x" * limits.MESSAGE)
+    login(aarhus.municipality_worker)
+    form = client.get(f"/plans/{plan.id}/goals/new").get_data(as_text=True)
+    assert form.count(f'maxlength="{limits.LINE}"') == 3
+    page = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert f'name="body" maxlength="{limits.MESSAGE}"' in page
+
+
 def test_only_the_responsible_or_lead_authority_edits_an_action(session, aarhus):
     plan = start(session, aarhus)  # lead: Aarhus
     goal = svc.add_goal(session, aarhus.municipality_worker, plan.id, goal_form())
