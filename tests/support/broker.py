@@ -21,7 +21,7 @@ import requests
 
 from tests.support.live import LiveServer
 from tests.support.net import free_port, wait_for
-from tests.support.oidc import Clock, csrf_from
+from tests.support.oidc import Clock, LookingInside, csrf_from
 
 HERE = Path(__file__).resolve().parent / "oidc_provider"
 REGISTRATION_TOKEN = "indgang-test-registration"  # noqa: S105 - a test provider's
@@ -109,7 +109,7 @@ def page_field(html: str, element_id: str) -> str:
 
 
 @dataclass
-class BrokerStack:
+class BrokerStack(LookingInside):
     broker: Broker
     portal: LiveServer
     portal_app: object
@@ -147,23 +147,6 @@ class BrokerStack:
         xsrf = re.search(r'name="xsrf" value="([^"]+)"', confirm.text).group(1)
         return browser.post(unescape(action), data={"xsrf": xsrf, "logout": "yes"}, timeout=10)
 
-    def db(self):
-        return self.portal_app.extensions["db"].sessionmaker()
-
-    def audit_rows(self, action: str | None = None):
-        from sqlalchemy import select
-
-        from portal.models import AuditEntry
-
-        with self.db() as s:
-            query = select(AuditEntry).order_by(AuditEntry.id)
-            if action:
-                query = query.where(AuditEntry.action == action)
-            return list(s.scalars(query))
-
-    def stop(self) -> None:
-        for server in self.servers:
-            server.stop()
 
 
 def broker_provider(broker: Broker, client: dict, **overrides) -> dict:

@@ -37,8 +37,31 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+class LookingInside:
+    """What a login stack's tests read of its portal: the database, the audit rows;
+    and how the stack stops. Needs ``portal_app`` and ``servers``."""
+
+    def db(self):
+        return self.portal_app.extensions["db"].sessionmaker()
+
+    def audit_rows(self, action: str | None = None):
+        from sqlalchemy import select
+
+        from portal.models import AuditEntry
+
+        with self.db() as s:
+            query = select(AuditEntry).order_by(AuditEntry.id)
+            if action:
+                query = query.where(AuditEntry.action == action)
+            return list(s.scalars(query))
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
 @dataclass
-class OidcStack:
+class OidcStack(LookingInside):
     idp: LiveServer
     portal: LiveServer
     idp_app: object
@@ -88,26 +111,6 @@ class OidcStack:
     def post_logout_token(self, token: str):
         return requests.post(f"{self.portal.url}/auth/backchannel-logout/{self.provider}",
                              data={"logout_token": token}, timeout=10)
-
-    # Looking inside ------------------------------------------------------------------
-
-    def db(self):
-        return self.portal_app.extensions["db"].sessionmaker()
-
-    def audit_rows(self, action: str | None = None):
-        from sqlalchemy import select
-
-        from portal.models import AuditEntry
-
-        with self.db() as s:
-            query = select(AuditEntry).order_by(AuditEntry.id)
-            if action:
-                query = query.where(AuditEntry.action == action)
-            return list(s.scalars(query))
-
-    def stop(self) -> None:
-        for server in self.servers:
-            server.stop()
 
 
 def idp_client(portal_url: str, provider: str = "dev", **extra) -> dict:
